@@ -1,0 +1,5 @@
+//! The `driftless` command.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}
