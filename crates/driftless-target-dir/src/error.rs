@@ -1,0 +1,182 @@
+//! The errors of the directory target.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use driftless_core::{ObjectId, TargetError};
+
+/// An error of the directory target. Every variant names the file or directory it was
+/// working on and, where there is one, the object.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The target directory could not be created or is not a directory.
+    #[error("cannot use {path} as a target directory")]
+    TargetDir {
+        /// The target directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An object whose id cannot be stored as a file inside the target directory
+    /// (it would escape it, hide as a dot file, or share its path with another id).
+    #[error(
+        "object {id} cannot be stored in dir:{dir}: its {field} {value:?} {reason}; rename the object"
+    )]
+    UnsafeName {
+        /// The target directory.
+        dir: PathBuf,
+        /// The object.
+        id: Box<ObjectId>,
+        /// Which part of the id: `group`, `kind`, `namespace` or `name`.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A directory on the way to an object's file exists but is a symbolic link or not
+    /// a directory; writing through it could leave the target directory.
+    #[error(
+        "refusing to write object {id}: {path} is a symbolic link or not a directory; remove it"
+    )]
+    NotADirectory {
+        /// The path that is not a plain directory.
+        path: PathBuf,
+        /// The object being written.
+        id: Box<ObjectId>,
+    },
+
+    /// An object's file could not be read.
+    #[error("cannot read {path} (object {id})")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The object.
+        id: Box<ObjectId>,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An object's file (or a directory for it) could not be written.
+    #[error("cannot write {path} (object {id})")]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// The object.
+        id: Box<ObjectId>,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An object's file could not be deleted.
+    #[error("cannot delete {path} (object {id})")]
+    Delete {
+        /// The file.
+        path: PathBuf,
+        /// The object.
+        id: Box<ObjectId>,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A directory could not be flushed to disk after files in it changed.
+    #[error("cannot flush the directory {path} to disk")]
+    Sync {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An object could not be written as YAML.
+    #[error("cannot write object {id} as YAML")]
+    Serialize {
+        /// The object.
+        id: Box<ObjectId>,
+        /// The cause.
+        #[source]
+        source: driftless_core::yaml::YamlError,
+    },
+
+    /// The inventory file could not be read or written.
+    #[error("cannot access the inventory {path}")]
+    InventoryIo {
+        /// The inventory file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The inventory file is not one driftless wrote.
+    #[error(
+        "the inventory {path} is corrupt: {reason}; restore it, or delete it to start over \
+         (driftless then forgets what it applied there and prunes nothing it applied before)"
+    )]
+    InventoryCorrupt {
+        /// The inventory file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
+
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock {path}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Another process held the lock for longer than the lock timeout.
+    #[error(
+        "dir:{dir} is being applied to by another process: gave up waiting for the lock \
+         {lock} after {timeout:?}; retry when it has finished"
+    )]
+    LockTimeout {
+        /// The target directory.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// How long we waited.
+        timeout: Duration,
+    },
+
+    /// A plan entry whose desired object does not have the entry's id.
+    #[error("invalid plan: the entry for {id} holds the object {found}")]
+    PlanMismatch {
+        /// The plan entry's id.
+        id: Box<ObjectId>,
+        /// The id of the object it holds.
+        found: Box<ObjectId>,
+    },
+
+    /// The blocking task that did the file work panicked or was cancelled.
+    #[error("the file work on dir:{dir} did not finish")]
+    Task {
+        /// The target directory.
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+impl From<Error> for TargetError {
+    fn from(error: Error) -> Self {
+        TargetError::other(error)
+    }
+}

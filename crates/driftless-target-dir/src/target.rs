@@ -1,0 +1,598 @@
+//! [`DirTarget`]: the [`Target`] implementation.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use driftless_core::{
+    Action, ApplyOptions, ApplyReport, LiveObject, LiveState, Object, ObjectId, ObjectSet, Plan,
+    Target, TargetError,
+};
+use indexmap::IndexMap;
+
+use crate::inventory::{self, Inventory};
+use crate::layout::{self, LOCK_FILE, STATE_DIR};
+use crate::{Error, fsutil};
+
+/// The annotation that keeps an object from being pruned: `driftless.dev/prune: disabled`.
+pub const PRUNE_ANNOTATION: &str = "driftless.dev/prune";
+/// The value of [`PRUNE_ANNOTATION`] that disables pruning.
+pub const PRUNE_DISABLED: &str = "disabled";
+
+/// How a [`DirTarget`] behaves.
+///
+/// ```
+/// use std::time::Duration;
+/// use driftless_target_dir::DirTargetOptions;
+///
+/// let options = DirTargetOptions::default().lock_timeout(Duration::from_secs(5));
+/// assert_eq!(options.lock_timeout, Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DirTargetOptions {
+    /// How long an apply waits for another process applying to the same directory to
+    /// finish before it gives up with [`Error::LockTimeout`]. Default: 60 seconds.
+    pub lock_timeout: Duration,
+}
+
+impl Default for DirTargetOptions {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl DirTargetOptions {
+    /// Sets [`lock_timeout`](Self::lock_timeout).
+    #[must_use]
+    pub fn lock_timeout(mut self, lock_timeout: Duration) -> Self {
+        self.lock_timeout = lock_timeout;
+        self
+    }
+}
+
+/// A directory that stands for a live system: each object is one YAML file at
+/// `<namespace or _cluster>/<group>_<kind>/<name>.yaml` (the core group written
+/// `core`), and `.driftless/` holds the inventory and the apply lock.
+///
+/// See the [crate documentation](crate) for what it guarantees.
+#[derive(Debug, Clone)]
+pub struct DirTarget {
+    root: PathBuf,
+    options: DirTargetOptions,
+}
+
+impl DirTarget {
+    /// A target on the directory `path`, created (with its parents) if missing.
+    pub fn new(path: impl Into<PathBuf>) -> Result<Self, Error> {
+        Self::with_options(path, DirTargetOptions::default())
+    }
+
+    /// A target on the directory `path` with the given options, created (with its
+    /// parents) if missing.
+    pub fn with_options(
+        path: impl Into<PathBuf>,
+        options: DirTargetOptions,
+    ) -> Result<Self, Error> {
+        let root = path.into();
+        let target_dir_error = |source| Error::TargetDir {
+            path: root.clone(),
+            source,
+        };
+        fs::create_dir_all(&root).map_err(target_dir_error)?;
+        if !fs::metadata(&root).map_err(target_dir_error)?.is_dir() {
+            return Err(target_dir_error(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            )));
+        }
+        Ok(Self { root, options })
+    }
+
+    /// The target directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The options.
+    pub fn options(&self) -> &DirTargetOptions {
+        &self.options
+    }
+
+    /// Where the object `id` is kept, or why it cannot be kept in this directory.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use driftless_core::ObjectId;
+    /// use driftless_target_dir::DirTarget;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let target = DirTarget::new(dir.path())?;
+    /// let id = ObjectId::new("", "ConfigMap", Some("web"), "settings");
+    /// assert_eq!(target.object_path(&id)?, dir.path().join("web/core_ConfigMap/settings.yaml"));
+    /// assert!(target.object_path(&ObjectId::new("", "ConfigMap", None, "../x")).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn object_path(&self, id: &ObjectId) -> Result<PathBuf, Error> {
+        relative_path(&self.root, id).map(|rel| self.root.join(rel))
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Path) -> Result<T, Error> + Send + 'static,
+    {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || work(&root))
+            .await
+            .map_err(|source| Error::Task {
+                dir: self.root.clone(),
+                source,
+            })?
+    }
+}
+
+#[async_trait]
+impl Target for DirTarget {
+    fn describe(&self) -> String {
+        format!("dir:{}", self.root.display())
+    }
+
+    async fn live(&self, desired: &ObjectSet) -> Result<LiveState, TargetError> {
+        let ids: Vec<ObjectId> = desired.ids().cloned().collect();
+        Ok(self.blocking(move |root| live(root, &ids)).await?)
+    }
+
+    async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
+        let plan = plan.clone();
+        let options = *options;
+        let lock_timeout = self.options.lock_timeout;
+        Ok(self
+            .blocking(move |root| apply(root, &plan, options, lock_timeout))
+            .await?)
+    }
+}
+
+/// The path of `id` relative to the target directory `root`.
+fn relative_path(root: &Path, id: &ObjectId) -> Result<PathBuf, Error> {
+    layout::object_path(id).map_err(|e| Error::UnsafeName {
+        dir: root.to_owned(),
+        id: Box::new(id.clone()),
+        field: e.field,
+        value: e.value,
+        reason: e.reason,
+    })
+}
+
+/// Reads the live state: the files of every desired id and every inventory member.
+fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
+    let mut inventory = inventory::read(root)?;
+    let inventory_ids: BTreeSet<ObjectId> = inventory.keys().cloned().collect();
+    let desired_ids: HashSet<&ObjectId> = desired.iter().collect();
+    let mut files = Files::new(root);
+    let mut objects = IndexMap::with_capacity(desired.len());
+    let others = inventory_ids.iter().filter(|id| !desired_ids.contains(id));
+    for id in desired.iter().chain(others) {
+        let rel = relative_path(root, id)?;
+        let last_applied = inventory.remove(id);
+        match files.read_object(id, &rel)? {
+            FileState::Missing => {}
+            FileState::Object(object) => {
+                objects.insert(
+                    id.clone(),
+                    LiveObject {
+                        object,
+                        last_applied,
+                    },
+                );
+            }
+            FileState::Unreadable(reason) => {
+                tracing::warn!(
+                    path = %root.join(&rel).display(),
+                    object = %id,
+                    "{reason}; treating it as drift that the next apply repairs"
+                );
+                // A desired object reads as missing, so that the plan creates it and the
+                // apply writes over the broken file. An object only in the inventory
+                // still exists (a file we wrote is there), so that prune can delete it.
+                if !desired_ids.contains(id)
+                    && let Some(last_applied) = last_applied
+                {
+                    objects.insert(
+                        id.clone(),
+                        LiveObject {
+                            object: identity_only(&last_applied),
+                            last_applied: Some(last_applied),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(LiveState {
+        objects,
+        inventory: inventory_ids,
+    })
+}
+
+/// Carries out a plan under the directory's lock.
+fn apply(
+    root: &Path,
+    plan: &Plan,
+    options: ApplyOptions,
+    lock_timeout: Duration,
+) -> Result<ApplyReport, Error> {
+    let dry_run = options.dry_run;
+    // A dry run creates nothing, not even the lock file.
+    let _lock = if dry_run {
+        None
+    } else {
+        let lock = root.join(STATE_DIR).join(LOCK_FILE);
+        Some(fsutil::lock(root, lock, lock_timeout)?)
+    };
+    let previous = inventory::read(root)?;
+
+    // Check every entry before touching anything: a bad name fails the whole apply.
+    let mut entries = Vec::with_capacity(plan.changes.len());
+    for change in &plan.changes {
+        if let Some(desired) = change.action.desired()
+            && desired.id() != change.id
+        {
+            return Err(Error::PlanMismatch {
+                id: Box::new(change.id.clone()),
+                found: Box::new(desired.id()),
+            });
+        }
+        entries.push((change, relative_path(root, &change.id)?));
+    }
+
+    let mut next = previous.clone();
+    let mut report = ApplyReport {
+        dry_run,
+        ..ApplyReport::default()
+    };
+    let mut files = Files::new(root);
+    for (change, rel) in &entries {
+        let id = &change.id;
+        match &change.action {
+            Action::Create { desired } | Action::Update { desired, .. } => {
+                if !dry_run {
+                    files.write_object(id, rel, desired)?;
+                }
+                next.insert(id.clone(), desired.clone());
+                if matches!(change.action, Action::Create { .. }) {
+                    report.created.push(id.clone());
+                } else {
+                    report.updated.push(id.clone());
+                }
+            }
+            Action::Unchanged { desired } => {
+                next.insert(id.clone(), desired.clone());
+                report.unchanged.push(id.clone());
+            }
+            Action::Prune { live } => {
+                if !options.prune {
+                    // Not pruning: it stays ours, to be pruned by a later apply.
+                    continue;
+                }
+                let Some(last_applied) = previous.get(id) else {
+                    tracing::warn!(
+                        object = %id,
+                        path = %root.join(rel).display(),
+                        "not pruned: this target never applied it, so its file is left alone"
+                    );
+                    report.prune_skipped.push(id.clone());
+                    continue;
+                };
+                if prune_disabled(live) || prune_disabled(last_applied) {
+                    tracing::info!(
+                        object = %id,
+                        "not pruned: annotated {PRUNE_ANNOTATION}: {PRUNE_DISABLED}; it is left \
+                         in place and no longer managed"
+                    );
+                    next.remove(id);
+                    report.prune_skipped.push(id.clone());
+                    continue;
+                }
+                if !dry_run {
+                    files.delete_object(id, rel)?;
+                }
+                next.remove(id);
+                report.pruned.push(id.clone());
+            }
+        }
+    }
+
+    if dry_run {
+        return Ok(report);
+    }
+
+    forget_gone(root, plan, &previous, &mut files, &mut next)?;
+
+    // Objects first, made durable; the inventory last, so it never claims an object
+    // whose file is not written.
+    files.sync()?;
+    inventory::write(root, &next)?;
+    tracing::info!(
+        target = %format!("dir:{}", root.display()),
+        created = report.created.len(),
+        updated = report.updated.len(),
+        unchanged = report.unchanged.len(),
+        pruned = report.pruned.len(),
+        prune_skipped = report.prune_skipped.len(),
+        "applied"
+    );
+    Ok(report)
+}
+
+/// Forgets objects applied before whose files are gone and that `plan` does not
+/// mention: should a file appear there again, it is not ours to prune.
+fn forget_gone(
+    root: &Path,
+    plan: &Plan,
+    previous: &Inventory,
+    files: &mut Files<'_>,
+    next: &mut Inventory,
+) -> Result<(), Error> {
+    let mentioned: HashSet<&ObjectId> = plan.changes.iter().map(|c| &c.id).collect();
+    for id in previous.keys().filter(|id| !mentioned.contains(id)) {
+        let rel = relative_path(root, id)?;
+        if !files.exists(id, &rel)? {
+            tracing::debug!(object = %id, "its file is gone; dropped from the inventory");
+            next.remove(id);
+        }
+    }
+    Ok(())
+}
+
+/// Whether an object is annotated `driftless.dev/prune: disabled`.
+fn prune_disabled(object: &Object) -> bool {
+    object.annotation(PRUNE_ANNOTATION) == Some(PRUNE_DISABLED)
+}
+
+/// The object reduced to its identity: apiVersion, kind, metadata.name and namespace.
+/// Stands for an object whose file exists but cannot be read.
+fn identity_only(object: &Object) -> Object {
+    let mut stub = object.clone();
+    if let Some(map) = stub.as_value_mut().as_object_mut() {
+        map.retain(|key, _| matches!(key.as_str(), "apiVersion" | "kind" | "metadata"));
+        if let Some(metadata) = map.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            metadata.retain(|key, _| matches!(key.as_str(), "name" | "namespace"));
+        }
+    }
+    stub
+}
+
+/// What an object's file holds.
+enum FileState {
+    /// No file.
+    Missing,
+    /// The object.
+    Object(Object),
+    /// A file that is not the object (broken YAML, not a mapping, another object, not a
+    /// regular file), and why.
+    Unreadable(String),
+}
+
+/// File work inside one target directory: it remembers the folders it has checked, so
+/// each is looked at once, and the folders it changed, to flush them to disk.
+struct Files<'a> {
+    root: &'a Path,
+    /// Folders (relative) known to be plain directories.
+    known: HashSet<PathBuf>,
+    /// Folders (absolute) whose entries changed.
+    dirty: BTreeSet<PathBuf>,
+}
+
+impl<'a> Files<'a> {
+    fn new(root: &'a Path) -> Self {
+        Self {
+            root,
+            known: HashSet::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Makes sure the folders above the object file `rel` are plain directories (not
+    /// symbolic links, which could lead out of the target directory), creating them when
+    /// `create` is set. Returns whether they exist.
+    fn check_dirs(&mut self, id: &ObjectId, rel: &Path, create: bool) -> Result<bool, Error> {
+        // `rel` is `ns/group_kind/name.yaml`: check `ns`, then `ns/group_kind`.
+        let dirs: Vec<&Path> = rel.ancestors().skip(1).take(2).collect();
+        for dir in dirs.into_iter().rev() {
+            if self.known.contains(dir) {
+                continue;
+            }
+            let path = self.root.join(dir);
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::NotADirectory {
+                        path,
+                        id: Box::new(id.clone()),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if !create {
+                        return Ok(false);
+                    }
+                    match fs::create_dir(&path) {
+                        Ok(()) => {}
+                        // Created meanwhile by someone else: fine if it is a directory.
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                                return Err(Error::NotADirectory {
+                                    path,
+                                    id: Box::new(id.clone()),
+                                });
+                            }
+                        }
+                        Err(source) => {
+                            return Err(Error::Write {
+                                path,
+                                id: Box::new(id.clone()),
+                                source,
+                            });
+                        }
+                    }
+                    if let Some(parent) = path.parent() {
+                        self.dirty.insert(parent.to_owned());
+                    }
+                }
+                Err(source) => {
+                    return Err(Error::Read {
+                        path,
+                        id: Box::new(id.clone()),
+                        source,
+                    });
+                }
+            }
+            self.known.insert(dir.to_owned());
+        }
+        Ok(true)
+    }
+
+    /// Reads the object file `rel` of `id`.
+    fn read_object(&mut self, id: &ObjectId, rel: &Path) -> Result<FileState, Error> {
+        if !self.check_dirs(id, rel, false)? {
+            return Ok(FileState::Missing);
+        }
+        let path = self.root.join(rel);
+        let read_error = |source| Error::Read {
+            path: path.clone(),
+            id: Box::new(id.clone()),
+            source,
+        };
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Ok(FileState::Unreadable(
+                    "the file is a symbolic link or not a regular file".into(),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
+            Err(source) => return Err(read_error(source)),
+        }
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Ok(FileState::Unreadable("the file is not UTF-8 text".into()));
+            }
+            Err(source) => return Err(read_error(source)),
+        };
+        let mut docs = match driftless_core::yaml::from_str_multi(&text) {
+            Ok(docs) => docs,
+            Err(e) => return Ok(FileState::Unreadable(format!("the file is not YAML: {e}"))),
+        };
+        if docs.len() != 1 {
+            return Ok(FileState::Unreadable(format!(
+                "the file holds {} YAML documents, not one object",
+                docs.len()
+            )));
+        }
+        let object = match Object::new(docs.remove(0)) {
+            Ok(object) => object,
+            Err(e) => {
+                return Ok(FileState::Unreadable(format!(
+                    "the file is not an object: {e}"
+                )));
+            }
+        };
+        if object.id() != *id {
+            return Ok(FileState::Unreadable(format!(
+                "the file holds the object {} instead",
+                object.id()
+            )));
+        }
+        Ok(FileState::Object(object))
+    }
+
+    /// Writes `object` to its file `rel`, atomically.
+    fn write_object(&mut self, id: &ObjectId, rel: &Path, object: &Object) -> Result<(), Error> {
+        let text = driftless_core::yaml::to_string(object.as_value()).map_err(|source| {
+            Error::Serialize {
+                id: Box::new(id.clone()),
+                source,
+            }
+        })?;
+        self.check_dirs(id, rel, true)?;
+        let path = self.root.join(rel);
+        fsutil::atomic_write(&path, text.as_bytes()).map_err(|source| Error::Write {
+            path: path.clone(),
+            id: Box::new(id.clone()),
+            source,
+        })?;
+        tracing::debug!(object = %id, path = %path.display(), "written");
+        if let Some(parent) = path.parent() {
+            self.dirty.insert(parent.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Deletes the object file `rel` of `id`, then its folders if that left them empty.
+    fn delete_object(&mut self, id: &ObjectId, rel: &Path) -> Result<(), Error> {
+        if !self.check_dirs(id, rel, false)? {
+            return Ok(());
+        }
+        let path = self.root.join(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => tracing::debug!(object = %id, path = %path.display(), "deleted"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Delete {
+                    path,
+                    id: Box::new(id.clone()),
+                    source,
+                });
+            }
+        }
+        // `ns/group_kind`, then `ns`: never the target directory itself.
+        for dir in rel.ancestors().skip(1).take(2) {
+            let abs = self.root.join(dir);
+            self.dirty.insert(abs.clone());
+            if fs::remove_dir(&abs).is_err() {
+                // Not empty (or already gone): keep it and everything above it.
+                break;
+            }
+            self.known.remove(dir);
+            if let Some(parent) = abs.parent() {
+                self.dirty.insert(parent.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the object file `rel` of `id` exists (as anything).
+    fn exists(&mut self, id: &ObjectId, rel: &Path) -> Result<bool, Error> {
+        if !self.check_dirs(id, rel, false)? {
+            return Ok(false);
+        }
+        let path = self.root.join(rel);
+        match fs::symlink_metadata(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(Error::Read {
+                path,
+                id: Box::new(id.clone()),
+                source,
+            }),
+        }
+    }
+
+    /// Flushes every changed folder to disk.
+    fn sync(&self) -> Result<(), Error> {
+        for dir in &self.dirty {
+            fsutil::sync_dir(dir).map_err(|source| Error::Sync {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
