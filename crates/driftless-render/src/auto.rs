@@ -1,0 +1,137 @@
+//! [`AutoRenderer`], which picks a renderer for a directory, and [`RenderMode`].
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use driftless_core::{ObjectSet, RenderError, Renderer, Snapshot};
+use serde::{Deserialize, Serialize};
+
+use crate::root::Rooted;
+use crate::{Error, PlainOptions, PlainRenderer};
+
+/// The file names that make a directory a Kustomize overlay, in the order Kustomize
+/// looks for them.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The kustomization file of `dir`, if it holds one.
+pub fn kustomization_file(dir: &Path) -> Option<&'static str> {
+    KUSTOMIZATION_FILES
+        .into_iter()
+        .find(|name| dir.join(name).is_file())
+}
+
+/// The default renderer: a directory holding a kustomization file
+/// ([`KUSTOMIZATION_FILES`]) is a Kustomize overlay, anything else is rendered by the
+/// [`PlainRenderer`].
+///
+/// Kustomize overlays are not supported yet: for them `render` returns
+/// [`Error::KustomizeUnsupported`] rather than reading the overlay as plain YAML, which
+/// would silently produce wrong objects.
+#[derive(Debug, Clone, Default)]
+pub struct AutoRenderer {
+    plain: PlainRenderer,
+}
+
+impl AutoRenderer {
+    /// An auto renderer whose plain renderer has these limits.
+    pub fn new(options: PlainOptions) -> Self {
+        Self {
+            plain: PlainRenderer::new(options),
+        }
+    }
+
+    /// Renders `path` (relative to `root`) into objects, with this crate's [`Error`].
+    pub fn render_path(&self, root: &Path, path: &Path) -> Result<ObjectSet, Error> {
+        let rooted = Rooted::new(root, path)?;
+        if let Some(name) = kustomization_file(&rooted.abs) {
+            return Err(Error::KustomizeUnsupported {
+                path: rooted.rel.join(name),
+            });
+        }
+        self.plain.render_rooted(&rooted)
+    }
+}
+
+impl Renderer for AutoRenderer {
+    fn render(&self, snapshot: &Snapshot, path: &Path) -> Result<ObjectSet, RenderError> {
+        Ok(self.render_path(snapshot.root(), path)?)
+    }
+}
+
+/// How to render a directory, as set in configuration (`render: auto`) or on the
+/// command line.
+///
+/// ```
+/// use driftless_render::RenderMode;
+///
+/// let mode: RenderMode = "plain".parse()?;
+/// assert_eq!(mode, RenderMode::Plain);
+/// assert_eq!(RenderMode::default().to_string(), "auto");
+/// assert!("helm".parse::<RenderMode>().is_err());
+/// # Ok::<(), driftless_render::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderMode {
+    /// Kustomize if the directory holds a kustomization file, else plain.
+    #[default]
+    Auto,
+    /// Every YAML and JSON file below the directory.
+    Plain,
+    /// A Kustomize overlay.
+    Kustomize,
+}
+
+impl RenderMode {
+    /// The name used in configuration and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Plain => "plain",
+            Self::Kustomize => "kustomize",
+        }
+    }
+}
+
+impl fmt::Display for RenderMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RenderMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "plain" => Ok(Self::Plain),
+            "kustomize" => Ok(Self::Kustomize),
+            _ => Err(Error::UnknownRenderMode {
+                value: s.to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_round_trip() {
+        for mode in [RenderMode::Auto, RenderMode::Plain, RenderMode::Kustomize] {
+            assert_eq!(mode.to_string().parse::<RenderMode>().unwrap(), mode);
+            let json = serde_json::to_value(mode).unwrap();
+            assert_eq!(json, serde_json::Value::String(mode.to_string()));
+            assert_eq!(serde_json::from_value::<RenderMode>(json).unwrap(), mode);
+        }
+        let err = "Plain".parse::<RenderMode>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown render mode \"Plain\": expected auto, plain or kustomize"
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! Renderers of driftless: a folder of a snapshot into objects.
+//!
+//! [`PlainRenderer`] reads every YAML and JSON file below a directory, the way
+//! `kubectl apply -R -f` does, with scalars read as Kubernetes reads them.
+//! [`AutoRenderer`], the default, sends Kustomize overlays (a directory holding a
+//! kustomization file) elsewhere and everything else to the plain renderer.
+//! [`RenderMode`] is the choice as written in configuration (`auto`, `plain`,
+//! `kustomize`).
+//!
+//! ```
+//! use std::path::Path;
+//! use driftless_core::{Renderer, Snapshot};
+//! use driftless_render::AutoRenderer;
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("app.yaml"), "\
+//! apiVersion: v1
+//! kind: ConfigMap
+//! metadata:
+//!   name: settings
+//! data:
+//!   debug: \"on\"
+//! ---
+//! apiVersion: v1
+//! kind: List
+//! items:
+//! - apiVersion: v1
+//!   kind: Service
+//!   metadata: {name: web, namespace: shop}
+//! ")?;
+//!
+//! let snapshot = Snapshot::new(dir.path(), "sha256:00".parse()?);
+//! let objects = AutoRenderer::default().render(&snapshot, Path::new("."))?;
+//! let ids: Vec<String> = objects.ids().map(ToString::to_string).collect();
+//! assert_eq!(ids, ["/ConfigMap//settings", "/Service/shop/web"]);
+//! let settings = objects.iter().next().unwrap();
+//! assert_eq!(settings.as_value()["data"]["debug"], "on"); // quoted: stays a string
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Errors ([`Error`]) name the file relative to the snapshot root, the line and column
+//! of a YAML error, the document of an invalid object, and both places of a duplicate.
+
+mod auto;
+mod error;
+mod plain;
+mod root;
+
+pub use auto::{AutoRenderer, KUSTOMIZATION_FILES, RenderMode, kustomization_file};
+pub use error::{Error, Place};
+pub use plain::{PlainOptions, PlainRenderer};
