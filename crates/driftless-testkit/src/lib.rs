@@ -56,3 +56,4 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
+pub mod registry;
