@@ -561,4 +561,73 @@ mod tests {
         let two = make();
         assert_eq!(pack(one.path()).unwrap(), pack(two.path()).unwrap());
     }
+
+    mod properties {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Relative file paths (up to three levels) with their contents.
+        fn trees() -> impl Strategy<Value = BTreeMap<String, Vec<u8>>> {
+            let name = "[a-z0-9_.-]{1,8}".prop_filter("not ., .. or .git", |n| {
+                ![".", "..", ".git"].contains(&n.as_str())
+            });
+            let path = proptest::collection::vec(name, 1..4).prop_map(|parts| parts.join("/"));
+            proptest::collection::btree_map(
+                path,
+                proptest::collection::vec(any::<u8>(), 0..256),
+                0..12,
+            )
+            // A file cannot also be a directory.
+            .prop_filter("no path is a prefix of another", |tree| {
+                tree.keys()
+                    .all(|a| tree.keys().all(|b| !b.starts_with(&format!("{a}/"))))
+            })
+        }
+
+        fn write(tree: &BTreeMap<String, Vec<u8>>) -> tempfile::TempDir {
+            let dir = tempfile::tempdir().unwrap();
+            for (path, data) in tree {
+                let path = dir.path().join(path);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, data).unwrap();
+            }
+            dir
+        }
+
+        fn read(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+            walkdir::WalkDir::new(dir)
+                .into_iter()
+                .map(Result::unwrap)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| {
+                    let rel = e
+                        .path()
+                        .strip_prefix(dir)
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    (rel, fs::read(e.path()).unwrap())
+                })
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(32))]
+
+            #[test]
+            fn pack_unpack_round_trips_and_is_deterministic(tree in trees()) {
+                let one = write(&tree);
+                let two = write(&tree);
+                let packed = pack(one.path()).unwrap();
+                prop_assert_eq!(&packed, &pack(two.path()).unwrap());
+                let dest = tempfile::tempdir().unwrap();
+                unpack(&packed, dest.path(), "sha256:x", &Limits::default()).unwrap();
+                prop_assert_eq!(read(dest.path()), tree);
+            }
+        }
+    }
 }

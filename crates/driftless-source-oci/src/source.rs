@@ -73,6 +73,10 @@ pub struct OciSourceOptions {
     /// A semver range (e.g. `>=1.0.0, <2`): the highest matching tag is used. The
     /// reference then names no tag.
     pub semver: Option<String>,
+    /// A tag that replaces the reference's tag (like `--tag`).
+    pub tag: Option<String>,
+    /// A manifest digest (`sha256:<hex>`) that pins the reference (like `--digest`).
+    pub digest: Option<String>,
     /// Registry credentials.
     pub auth: Auth,
     /// Allows plain HTTP to registries that are not on the loopback interface
@@ -105,6 +109,20 @@ impl OciSourceOptions {
     #[must_use]
     pub fn semver(mut self, range: impl Into<String>) -> Self {
         self.semver = Some(range.into());
+        self
+    }
+
+    /// Sets [`tag`](Self::tag).
+    #[must_use]
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Sets [`digest`](Self::digest).
+    #[must_use]
+    pub fn digest(mut self, digest: impl Into<String>) -> Self {
+        self.digest = Some(digest.into());
         self
     }
 
@@ -182,7 +200,23 @@ impl std::fmt::Debug for OciSource {
 impl OciSource {
     /// Builds a source; checks the reference and range, contacts nothing.
     pub fn new(options: OciSourceOptions) -> Result<Self, Error> {
-        let reference: OciReference = options.reference.parse()?;
+        let mut reference: OciReference = options.reference.parse()?;
+        if let Some(tag) = &options.tag {
+            crate::reference::validate_tag(tag).map_err(|reason| Error::InvalidReference {
+                reference: format!("{reference} (tag {tag:?})"),
+                reason: reason.to_owned(),
+            })?;
+            reference = reference.with_tag(tag);
+        }
+        if let Some(digest) = &options.digest {
+            crate::reference::validate_digest(digest).map_err(|reason| {
+                Error::InvalidReference {
+                    reference: format!("{reference} (digest {digest:?})"),
+                    reason: reason.to_owned(),
+                }
+            })?;
+            reference = reference.with_digest(digest);
+        }
         let selector = match (&options.semver, reference.tag(), reference.digest()) {
             (Some(range), None, None) => {
                 let req =

@@ -344,4 +344,6 @@ fn bad_options_are_refused_before_any_request() {
         bad(OciSourceOptions::new("oci://host/app").semver("not a range")).contains("not a range")
     );
     assert!(bad(OciSourceOptions::new("oci://host/app:v1").semver("^1")).contains("semver"));
+    assert!(bad(OciSourceOptions::new("oci://host/app").tag("-bad")).contains("-bad"));
+    assert!(bad(OciSourceOptions::new("oci://host/app").digest("sha256:12")).contains("sha256:12"));
 }

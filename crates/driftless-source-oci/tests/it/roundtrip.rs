@@ -173,6 +173,27 @@ async fn fetch_by_digest() {
     let snapshot = source.fetch(&revision).await.unwrap();
     assert!(!snapshot.root().join("new.yaml").exists());
     assert_eq!(read_tree(snapshot.root()).len(), FILES.len());
+
+    // The same with the digest and tag given apart from the reference (`--digest`, `--tag`).
+    let pinned = OciSource::new(
+        OciSourceOptions::new(registry.url("app"))
+            .tag("v1")
+            .digest(pushed.revision.digest())
+            .cache_dir(cache.path()),
+    )
+    .unwrap();
+    assert_eq!(pinned.resolve().await.unwrap(), pushed.revision);
+    let moved = OciSource::new(
+        OciSourceOptions::new(registry.url("app"))
+            .tag("v1")
+            .cache_dir(cache.path()),
+    )
+    .unwrap();
+    assert_ne!(
+        moved.resolve().await.unwrap(),
+        pushed.revision,
+        "the tag moved on"
+    );
 }
 
 #[tokio::test]
