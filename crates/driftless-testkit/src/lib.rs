@@ -57,3 +57,4 @@ impl Drop for ChildGuard {
     }
 }
 pub mod registry;
+pub mod git;

@@ -1,0 +1,419 @@
+//! [`Error`]: what can go wrong resolving and fetching, with credentials scrubbed.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// An error of the git source. Every message names the remote (without credentials)
+/// and what was looked for; causes from gix are kept as a chain of scrubbed messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL could not be parsed.
+    #[error("invalid git URL {url:?}")]
+    InvalidUrl {
+        /// The URL, credentials removed.
+        url: String,
+        /// Why it is invalid.
+        #[source]
+        source: Cause,
+    },
+    /// `--path` is absolute or leaves the repository.
+    #[error(
+        "path {path:?} is outside the repository: use a relative path without `..` that stays inside it"
+    )]
+    PathOutsideRepository {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A commit that is not a full 40-hex SHA-1.
+    #[error("invalid commit {sha:?}: expected a full 40-hex SHA-1 commit id")]
+    InvalidCommit {
+        /// The commit as given.
+        sha: String,
+    },
+    /// A semver range that does not parse.
+    #[error("invalid semver range {range:?}")]
+    InvalidSemver {
+        /// The range as given.
+        range: String,
+        /// The parse error.
+        #[source]
+        source: semver::Error,
+    },
+    /// A secret file could not be read.
+    #[error("cannot read the secret file {path:?}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret environment variable is not set (or not UTF-8).
+    #[error("environment variable {name} (holding a git credential) is not set")]
+    SecretEnv {
+        /// The variable.
+        name: String,
+    },
+    /// The repository does not exist or is not exported by the server.
+    #[error("repository {url} not found (or not readable with the given credentials)")]
+    RepositoryNotFound {
+        /// The remote.
+        url: String,
+        /// What the transport reported.
+        #[source]
+        source: Cause,
+    },
+    /// The server refused the credentials, or SSH could not verify the host key.
+    #[error(
+        "authentication to {url} failed: check the credentials (and, for SSH, the key and known_hosts file)"
+    )]
+    Authentication {
+        /// The remote.
+        url: String,
+        /// What the transport reported.
+        #[source]
+        source: Cause,
+    },
+    /// The remote could not be reached or talked to.
+    #[error("cannot reach {url}")]
+    Remote {
+        /// The remote.
+        url: String,
+        /// What the transport reported.
+        #[source]
+        source: Cause,
+    },
+    /// The remote has no such branch.
+    #[error(
+        "branch {branch:?} not found in {url}{}",
+        available_suffix("branches", available)
+    )]
+    BranchNotFound {
+        /// The remote.
+        url: String,
+        /// The branch asked for.
+        branch: String,
+        /// A few branches the remote has.
+        available: Vec<String>,
+    },
+    /// The remote has no such tag.
+    #[error(
+        "tag {tag:?} not found in {url}{}",
+        available_suffix("tags", available)
+    )]
+    TagNotFound {
+        /// The remote.
+        url: String,
+        /// The tag asked for.
+        tag: String,
+        /// A few tags the remote has.
+        available: Vec<String>,
+    },
+    /// No tag matches the semver range.
+    #[error(
+        "no tag of {url} matches semver range {range:?}{}",
+        available_suffix("version tags", available)
+    )]
+    SemverNoMatch {
+        /// The remote.
+        url: String,
+        /// The range asked for.
+        range: String,
+        /// A few version tags the remote has.
+        available: Vec<String>,
+    },
+    /// The remote's HEAD points to no branch (an empty repository).
+    #[error("{url} has no default branch (is the repository empty?)")]
+    NoDefaultBranch {
+        /// The remote.
+        url: String,
+    },
+    /// The commit does not exist in the remote (or the server does not serve it).
+    #[error("commit {sha} not found in {url}")]
+    CommitNotFound {
+        /// The remote.
+        url: String,
+        /// The commit asked for.
+        sha: String,
+        /// What the server reported, if anything.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Fetching objects failed.
+    #[error("fetching {what} from {url} failed")]
+    Fetch {
+        /// The remote.
+        url: String,
+        /// What was fetched (a revision).
+        what: String,
+        /// What gix reported.
+        #[source]
+        source: Cause,
+    },
+    /// The configured `path` does not exist (as a folder) in the fetched tree.
+    #[error("path {path:?} not found in {url} at {revision}")]
+    PathNotFound {
+        /// The remote.
+        url: String,
+        /// The path.
+        path: PathBuf,
+        /// The revision fetched.
+        revision: String,
+    },
+    /// A symbolic link in the tree points outside the snapshot.
+    #[error(
+        "symlink {path:?} in {revision} points outside the repository (to {target:?}); refusing to check it out"
+    )]
+    SymlinkEscape {
+        /// The link, relative to the repository root.
+        path: PathBuf,
+        /// Where it points.
+        target: String,
+        /// The revision.
+        revision: String,
+    },
+    /// A tree entry with a name that cannot be checked out safely (`..`, `.git`, a
+    /// path separator).
+    #[error("tree entry {path:?} in {revision} has an unsafe name; refusing to check it out")]
+    UnsafeEntry {
+        /// The entry, relative to the repository root.
+        path: PathBuf,
+        /// The revision.
+        revision: String,
+    },
+    /// The cached repository is unreadable, even after it was rebuilt.
+    #[error("cannot read the cached repository {path:?} for {url}")]
+    Cache {
+        /// The remote.
+        url: String,
+        /// The cached repository.
+        path: PathBuf,
+        /// What gix reported.
+        #[source]
+        source: Cause,
+    },
+    /// A file operation in the cache directory failed.
+    #[error("cannot {action} {path:?}")]
+    Io {
+        /// What was being done (`create`, `write`, `rename`…).
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The operation took longer than the configured timeout.
+    #[error("{operation} of {url} timed out after {after:?}")]
+    Timeout {
+        /// `resolve` or `fetch`.
+        operation: &'static str,
+        /// The remote.
+        url: String,
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// The operation was cancelled through the options' cancellation token.
+    #[error("{operation} of {url} was cancelled")]
+    Cancelled {
+        /// `resolve` or `fetch`.
+        operation: &'static str,
+        /// The remote.
+        url: String,
+    },
+    /// The blocking task running gix panicked or was aborted.
+    #[error("the git task for {url} failed")]
+    Task {
+        /// The remote.
+        url: String,
+        /// The join error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+fn available_suffix(what: &str, available: &[String]) -> String {
+    if available.is_empty() {
+        format!(" (it has no {what})")
+    } else {
+        format!("; available {what} include: {}", available.join(", "))
+    }
+}
+
+/// The cause of an error, as a chain of messages with credentials removed. Errors
+/// from gix and the transports are turned into this, so a token or password that a
+/// lower layer put in a message never reaches a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    message: String,
+    source: Option<Box<Cause>>,
+}
+
+impl Cause {
+    /// A cause from a list of messages, outermost first, with `secrets` and URL
+    /// credentials removed.
+    pub(crate) fn from_messages<I, S>(messages: I, secrets: &[String]) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        I::IntoIter: DoubleEndedIterator,
+        S: AsRef<str>,
+    {
+        let mut cause: Option<Cause> = None;
+        for message in messages.into_iter().rev() {
+            cause = Some(Cause {
+                message: scrub(message.as_ref(), secrets),
+                source: cause.map(Box::new),
+            });
+        }
+        cause.unwrap_or_else(|| Cause {
+            message: "unknown error".to_owned(),
+            source: None,
+        })
+    }
+
+    /// The cause of any error and its sources.
+    pub(crate) fn from_error(
+        error: &(dyn std::error::Error + 'static),
+        secrets: &[String],
+    ) -> Self {
+        let mut messages = Vec::new();
+        let mut next = Some(error);
+        while let Some(e) = next {
+            messages.push(e.to_string());
+            next = e.source();
+        }
+        Self::from_messages(dedup_nested(messages), secrets)
+    }
+
+    /// The cause of a gix error, with all errors it collected.
+    pub(crate) fn from_gix(error: &gix::Error, secrets: &[String]) -> Self {
+        let messages: Vec<String> = error.iter_errors().map(ToString::to_string).collect();
+        if messages.is_empty() {
+            return Self::from_messages([error.to_string()], secrets);
+        }
+        Self::from_messages(dedup_nested(messages), secrets)
+    }
+
+    /// This cause with `message` added as its innermost source.
+    pub(crate) fn with_innermost(mut self, message: &str, secrets: &[String]) -> Self {
+        let mut slot = &mut self.source;
+        while let Some(next) = slot {
+            slot = &mut next.source;
+        }
+        *slot = Some(Box::new(Cause {
+            message: scrub(message, secrets),
+            source: None,
+        }));
+        self
+    }
+
+    /// This message and those of all sources, joined.
+    pub fn chain(&self) -> String {
+        let mut out = self.message.clone();
+        let mut next = self.source.as_deref();
+        while let Some(cause) = next {
+            out.push_str(": ");
+            out.push_str(&cause.message);
+            next = cause.source.as_deref();
+        }
+        out
+    }
+}
+
+/// Drops consecutive duplicate messages (some layers repeat their source's message).
+fn dedup_nested(mut messages: Vec<String>) -> Vec<String> {
+    messages.dedup();
+    messages
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Removes every secret and the user-info part of every URL in `text`.
+pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = scrub_url_userinfo(text);
+    for secret in secrets {
+        if secret.len() >= 3 {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// Replaces `scheme://user:pass@host` with `scheme://***@host` wherever it occurs.
+fn scrub_url_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| {
+                c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            out.push_str("***@");
+            out.push_str(&authority[at + 1..]);
+        } else {
+            out.push_str(authority);
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubs_userinfo_and_secrets() {
+        let text =
+            "GET https://alice:hunter2@example.com/repo.git failed; token s3cr3t-token rejected";
+        let scrubbed = scrub(text, &["s3cr3t-token".to_owned()]);
+        assert_eq!(
+            scrubbed,
+            "GET https://***@example.com/repo.git failed; token *** rejected"
+        );
+        assert_eq!(scrub("ssh://git@host:22/x", &[]), "ssh://***@host:22/x");
+        assert_eq!(scrub("no url here", &[]), "no url here");
+    }
+
+    #[test]
+    fn cause_chain_is_scrubbed_at_every_level() {
+        let cause = Cause::from_messages(
+            ["outer pw123", "inner https://u:pw123@h/"],
+            &["pw123".to_owned()],
+        );
+        assert_eq!(cause.chain(), "outer ***: inner https://***@h/");
+    }
+
+    #[test]
+    fn lists_available_refs() {
+        let e = Error::BranchNotFound {
+            url: "https://h/r.git".into(),
+            branch: "nope".into(),
+            available: vec!["main".into(), "dev".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "branch \"nope\" not found in https://h/r.git; available branches include: main, dev"
+        );
+    }
+}

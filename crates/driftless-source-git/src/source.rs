@@ -1,0 +1,291 @@
+//! [`GitSource`]: the [`Source`] implementation.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use driftless_core::{Revision, Snapshot, Source, SourceError, async_trait};
+use tokio_util::sync::CancellationToken;
+
+use crate::options::default_cache_dir;
+use crate::remote::{Cache, Remote, ensure_snapshot, list_refs};
+use crate::{Error, GitRef, GitSourceOptions};
+
+/// A git repository as a driftless [`Source`]: resolves a branch, tag, semver range or
+/// commit with one cheap request, and fetches commits into shared, immutable
+/// snapshots under a cache directory.
+///
+/// Cloning is cheap; clones share their configuration.
+#[derive(Debug, Clone)]
+pub struct GitSource {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    remote: Remote,
+    reference: GitRef,
+    path: Option<PathBuf>,
+    cache: Cache,
+    timeout: Duration,
+    cancel: CancellationToken,
+}
+
+impl GitSource {
+    /// Builds a source from its options. Fails on an invalid URL, semver range, commit
+    /// id or path; nothing is contacted yet.
+    pub fn new(options: GitSourceOptions) -> Result<Self, Error> {
+        let GitSourceOptions {
+            url,
+            reference,
+            path,
+            auth,
+            cache_dir,
+            connect_timeout,
+            timeout,
+            cancel,
+        } = options;
+        let remote = Remote::parse(&url, auth, connect_timeout, timeout)?;
+        match &reference {
+            GitRef::Semver(range) => {
+                crate::refs::parse_range(range)?;
+            }
+            GitRef::Commit { sha, .. } => {
+                if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Error::InvalidCommit { sha: sha.clone() });
+                }
+            }
+            GitRef::DefaultBranch | GitRef::Branch(_) | GitRef::Tag(_) => {}
+        }
+        let path = path.map(|p| normalize_path(&p)).transpose()?.flatten();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                remote,
+                reference,
+                path,
+                cache: Cache::new(cache_dir.unwrap_or_else(default_cache_dir)),
+                timeout,
+                cancel,
+            }),
+        })
+    }
+
+    /// The remote's URL, without credentials.
+    pub fn url(&self) -> &str {
+        self.inner.remote.display()
+    }
+
+    /// The reference this source follows.
+    pub fn reference(&self) -> &GitRef {
+        &self.inner.reference
+    }
+
+    /// The cache directory.
+    pub fn cache_dir(&self) -> &Path {
+        self.inner.cache.root()
+    }
+
+    /// The newest revision of the configured reference: one request over HTTP, one
+    /// exchange over the other transports (a pinned commit needs none).
+    pub async fn resolve_revision(&self) -> Result<Revision, Error> {
+        if let GitRef::Commit { sha, branch } = &self.inner.reference {
+            return revision(branch.as_deref(), sha);
+        }
+        self.run("resolve", |inner, interrupt| {
+            let refs = list_refs(&inner.remote, &inner.cache, interrupt)?;
+            let resolved = refs.resolve(&inner.reference, inner.remote.display())?;
+            let revision = revision(resolved.reference.as_deref(), &resolved.commit)?;
+            tracing::debug!(remote = %inner.remote.display(), %revision, "resolved");
+            Ok(revision)
+        })
+        .await
+    }
+
+    /// Fetches `revision` (only the objects the cache lacks) and returns its snapshot,
+    /// pointing at the configured path inside it.
+    pub async fn fetch_revision(&self, revision: &Revision) -> Result<Snapshot, Error> {
+        if revision.algorithm() != "sha1" || revision.hex().len() != 40 {
+            return Err(Error::InvalidCommit {
+                sha: revision.to_string(),
+            });
+        }
+        let revision = revision.clone();
+        self.run("fetch", move |inner, interrupt| {
+            let shown = revision.to_string();
+            let root = ensure_snapshot(
+                &inner.remote,
+                &inner.cache,
+                revision.hex(),
+                revision.reference(),
+                &shown,
+                interrupt,
+            )?;
+            let root = match &inner.path {
+                None => root,
+                Some(path) => select_path(inner, &root, path, &shown)?,
+            };
+            Ok(Snapshot::new(root, revision))
+        })
+        .await
+    }
+
+    /// Runs `f` on the blocking pool, within the timeout and until cancelled; either
+    /// raises gix's interrupt flag so the work stops at its next check.
+    async fn run<T, F>(&self, operation: &'static str, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner, &AtomicBool) -> Result<T, Error> + Send + 'static,
+    {
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let inner = Arc::clone(&self.inner);
+        let flag = Arc::clone(&interrupt);
+        let task = tokio::task::spawn_blocking(move || f(&inner, &flag));
+        let url = self.url().to_owned();
+        tokio::select! {
+            joined = task => joined.map_err(|source| Error::Task { url, source })?,
+            () = tokio::time::sleep(self.inner.timeout) => {
+                interrupt.store(true, Ordering::Relaxed);
+                Err(Error::Timeout { operation, url, after: self.inner.timeout })
+            }
+            () = self.inner.cancel.cancelled() => {
+                interrupt.store(true, Ordering::Relaxed);
+                Err(Error::Cancelled { operation, url })
+            }
+        }
+    }
+}
+
+fn revision(reference: Option<&str>, commit: &str) -> Result<Revision, Error> {
+    Revision::new(reference, "sha1", commit).map_err(|_| Error::InvalidCommit {
+        sha: commit.to_owned(),
+    })
+}
+
+/// Makes `path` relative and free of `.`/`..`; refuses absolute paths and paths that
+/// leave the repository. `None` for the repository root.
+fn normalize_path(path: &Path) -> Result<Option<PathBuf>, Error> {
+    let outside = || Error::PathOutsideRepository {
+        path: path.to_owned(),
+    };
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => parts.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop().ok_or_else(outside)?;
+            }
+            Component::RootDir | Component::Prefix(_) => return Err(outside()),
+        }
+    }
+    if parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
+        return Err(outside());
+    }
+    Ok((!parts.is_empty()).then(|| parts.iter().collect()))
+}
+
+/// The folder `path` of the snapshot at `root`; it must exist and (following the
+/// tree's own symlinks, all of which stay inside) be inside the snapshot.
+fn select_path(inner: &Inner, root: &Path, path: &Path, revision: &str) -> Result<PathBuf, Error> {
+    let not_found = || Error::PathNotFound {
+        url: inner.remote.display().to_owned(),
+        path: path.to_owned(),
+        revision: revision.to_owned(),
+    };
+    let joined = root.join(path);
+    let (Ok(real_root), Ok(real)) = (root.canonicalize(), joined.canonicalize()) else {
+        return Err(not_found());
+    };
+    if !real.starts_with(&real_root) {
+        return Err(Error::PathOutsideRepository {
+            path: path.to_owned(),
+        });
+    }
+    if !real.is_dir() {
+        return Err(not_found());
+    }
+    Ok(joined)
+}
+
+#[async_trait]
+impl Source for GitSource {
+    fn describe(&self) -> String {
+        self.url().to_owned()
+    }
+
+    async fn resolve(&self) -> Result<Revision, SourceError> {
+        self.resolve_revision().await.map_err(into_source_error)
+    }
+
+    async fn fetch(&self, revision: &Revision) -> Result<Snapshot, SourceError> {
+        self.fetch_revision(revision)
+            .await
+            .map_err(into_source_error)
+    }
+}
+
+fn into_source_error(error: Error) -> SourceError {
+    match error {
+        Error::Cancelled { .. } => SourceError::Cancelled,
+        other => SourceError::other(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside() {
+        assert_eq!(
+            normalize_path(Path::new("a/./b/../c")).unwrap(),
+            Some(PathBuf::from("a/c"))
+        );
+        assert_eq!(normalize_path(Path::new(".")).unwrap(), None);
+        for bad in ["../x", "a/../../x", "/etc", ".git/config"] {
+            assert!(
+                matches!(
+                    normalize_path(Path::new(bad)),
+                    Err(Error::PathOutsideRepository { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_bad_options() {
+        let bad_commit = GitSourceOptions::new("https://h/r.git").commit("abc", None);
+        assert!(matches!(
+            GitSource::new(bad_commit),
+            Err(Error::InvalidCommit { .. })
+        ));
+        let bad_range = GitSourceOptions::new("https://h/r.git").semver("not a range!");
+        assert!(matches!(
+            GitSource::new(bad_range),
+            Err(Error::InvalidSemver { .. })
+        ));
+        let bad_path = GitSourceOptions::new("https://h/r.git").path("../up");
+        assert!(matches!(
+            GitSource::new(bad_path),
+            Err(Error::PathOutsideRepository { .. })
+        ));
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        let source = GitSource::new(GitSourceOptions::new(
+            "https://alice:s3cret@example.com/org/repo.git",
+        ))
+        .unwrap();
+        assert_eq!(source.url(), "https://example.com/org/repo.git");
+        assert_eq!(source.describe(), "https://example.com/org/repo.git");
+        let scp = GitSource::new(GitSourceOptions::new("git@example.com:org/repo.git")).unwrap();
+        assert!(
+            scp.url().contains("example.com") && scp.url().contains("org/repo.git"),
+            "{}",
+            scp.url()
+        );
+    }
+}
