@@ -43,6 +43,7 @@
 
 mod auto;
 mod error;
+pub mod kustomize;
 mod plain;
 mod root;
 

@@ -1,0 +1,894 @@
+//! A Kustomize-compatible renderer: builds a kustomization directory into the same
+//! objects, in the same order, as `kubectl kustomize` (Kustomize v5).
+//!
+//! Supported: resources (files, directories, nested kustomizations, legacy `bases`),
+//! `components`, `namespace`, `namePrefix`/`nameSuffix` with name references
+//! rewritten, `labels`/`commonLabels`/`commonAnnotations`, `images` (and legacy
+//! `imageTags`), `replicas`, `patches` (strategic merge and JSON 6902, with target
+//! selectors), legacy `patchesStrategicMerge`/`patchesJson6902`, `configMapGenerator`
+//! and `secretGenerator` with Kustomize's hash suffix, `replacements`,
+//! `configurations`, built-in transformer and generator configs in `transformers` and
+//! `generators`, `sortOptions` and `buildMetadata: [managedByLabel]`. Remote
+//! resources, Helm charts, `vars` and plugins are refused with an error naming the
+//! kustomization file.
+//!
+//! ```no_run
+//! use driftless_render::kustomize::KustomizeRenderer;
+//!
+//! let objects = KustomizeRenderer::new().build(
+//!     std::path::Path::new("/srv/repo"),
+//!     std::path::Path::new("overlays/prod"),
+//! )?;
+//! for object in &objects {
+//!     println!("{}", object["metadata"]["name"]);
+//! }
+//! # Ok::<(), driftless_render::kustomize::Error>(())
+//! ```
+
+mod error;
+mod fieldspec;
+mod generators;
+mod images;
+mod kustomization;
+mod labels;
+mod names;
+mod namespace;
+mod patch_json6902;
+mod patch_sm;
+mod replacements;
+mod replicas;
+mod resource;
+mod resources;
+mod selector;
+mod sort;
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use driftless_core::{Object, ObjectSet, RenderError, Renderer, Snapshot};
+use serde_json::Value;
+
+pub use error::{Error, Result};
+
+use fieldspec::{FieldSpec, RawConfig, TransformerConfig};
+use generators::GenKind;
+use kustomization::{Kustomization, PatchSpec, Selector, StringMap};
+use resource::{ResMap, Resource, id_key};
+use resources::{Loader, parse_docs, to_resources};
+
+/// Whether `dir` holds a kustomization file (`kustomization.yaml`, `.yml` or
+/// `Kustomization`).
+pub fn is_kustomization_dir(dir: &Path) -> bool {
+    kustomization::FILE_NAMES
+        .iter()
+        .any(|name| dir.join(name).is_file())
+}
+
+/// Which files a kustomization may read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadRestrictor {
+    /// Only files inside the kustomization's own directory (Kustomize's default).
+    #[default]
+    RootOnly,
+    /// Any file inside the snapshot.
+    None,
+}
+
+/// Options of the Kustomize renderer.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct KustomizeOptions {
+    /// Which files a kustomization may read.
+    pub load_restrictor: LoadRestrictor,
+}
+
+impl KustomizeOptions {
+    /// Sets [`load_restrictor`](Self::load_restrictor).
+    #[must_use]
+    pub fn load_restrictor(mut self, restrictor: LoadRestrictor) -> Self {
+        self.load_restrictor = restrictor;
+        self
+    }
+}
+
+/// Renders a kustomization directory like `kubectl kustomize`.
+#[derive(Debug, Clone, Default)]
+pub struct KustomizeRenderer {
+    options: KustomizeOptions,
+}
+
+impl KustomizeRenderer {
+    /// A renderer with default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A renderer with the given options.
+    pub fn with_options(options: KustomizeOptions) -> Self {
+        Self { options }
+    }
+
+    /// Builds the kustomization at `path` (relative to `root`, or absolute inside it)
+    /// into objects, in output order. Nothing outside `root` is read.
+    pub fn build(&self, root: &Path, path: &Path) -> Result<Vec<Value>> {
+        let canonical_root = root.canonicalize().map_err(|source| Error::Read {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let dir = canonical_root.join(path);
+        let dir = dir.canonicalize().map_err(|source| Error::Read {
+            path: dir.clone(),
+            source,
+        })?;
+        if !dir.starts_with(&canonical_root) {
+            return Err(Error::OutsideRoot {
+                file: dir.clone(),
+                path: dir,
+                root: canonical_root,
+            });
+        }
+        let mut build = Build {
+            loader: Loader {
+                root: canonical_root.clone(),
+                unrestricted: self.options.load_restrictor == LoadRestrictor::None,
+            },
+            stack: Vec::new(),
+        };
+        build.top(&dir).map_err(|e| e.relative_to(&canonical_root))
+    }
+}
+
+impl Renderer for KustomizeRenderer {
+    fn render(&self, snapshot: &Snapshot, path: &Path) -> Result<ObjectSet, RenderError> {
+        let values = self
+            .build(snapshot.root(), path)
+            .map_err(RenderError::other)?;
+        let mut set = ObjectSet::new();
+        for value in values {
+            let object = Object::new(value).map_err(RenderError::other)?;
+            set.insert(object).map_err(RenderError::other)?;
+        }
+        Ok(set)
+    }
+}
+
+fn builtin_config() -> &'static TransformerConfig {
+    static CONFIG: OnceLock<TransformerConfig> = OnceLock::new();
+    CONFIG.get_or_init(TransformerConfig::builtin)
+}
+
+/// Resources accumulated by one kustomization, and the field specs its
+/// `configurations` (and those of its bases) add.
+#[derive(Debug, Default)]
+struct Acc {
+    map: ResMap,
+    custom: Option<TransformerConfig>,
+}
+
+impl Acc {
+    fn merge_custom(&mut self, more: &TransformerConfig) {
+        match &mut self.custom {
+            Some(c) => c.merge(more),
+            None => self.custom = Some(more.clone()),
+        }
+    }
+
+    fn config(&self) -> Cow<'static, TransformerConfig> {
+        match &self.custom {
+            None => Cow::Borrowed(builtin_config()),
+            Some(custom) => {
+                let mut c = builtin_config().clone();
+                c.merge(custom);
+                Cow::Owned(c)
+            }
+        }
+    }
+}
+
+struct Build {
+    loader: Loader,
+    /// Directories being built, outermost first.
+    stack: Vec<PathBuf>,
+}
+
+/// Wraps a transformer's message with the kustomization file.
+fn at<T>(kfile: &Path, r: std::result::Result<T, String>) -> Result<T> {
+    r.map_err(|message| Error::at(kfile, message))
+}
+
+impl Build {
+    fn top(&mut self, dir: &Path) -> Result<Vec<Value>> {
+        let (kfile, k) = Self::load(dir)?;
+        if k.is_component() {
+            return Err(Error::at(
+                &kfile,
+                "a Component cannot be built on its own; use it from a Kustomization's components",
+            ));
+        }
+        let mut acc = self.target(dir, &kfile, &k, Acc::default())?;
+        generators::add_hash_suffixes(&mut acc.map);
+        let config = acc.config();
+        at(
+            &kfile,
+            names::fix_references(&mut acc.map, &config.name_reference),
+        )?;
+        acc.map.resources.retain(|r| {
+            r.value
+                .get("metadata")
+                .and_then(|m| m.get("annotations"))
+                .and_then(|a| a.get("config.kubernetes.io/local-config"))
+                .and_then(Value::as_str)
+                != Some("true")
+        });
+        for option in &k.build_metadata {
+            match option.as_str() {
+                "managedByLabel" => {
+                    for r in &mut acc.map.resources {
+                        let mut labels = r.labels();
+                        labels.insert(
+                            "app.kubernetes.io/managed-by".into(),
+                            Value::String("kustomize-v5.5.0".into()),
+                        );
+                        r.set_meta_map("labels", labels);
+                    }
+                }
+                "originAnnotations" | "transformerAnnotations" => {
+                    return Err(Error::Unsupported {
+                        file: kfile.clone(),
+                        feature: format!("buildMetadata: {option}"),
+                        hint: "remove it; driftless does not record origins".into(),
+                    });
+                }
+                other => {
+                    return Err(Error::InvalidKustomization {
+                        file: kfile.clone(),
+                        message: format!("buildMetadata: unknown option {other:?}"),
+                    });
+                }
+            }
+        }
+        let mut resources = acc.map.resources;
+        match &k.sort_options {
+            Some(opts) if opts.order == "fifo" => {
+                if opts.legacy_sort_options.is_some() {
+                    return Err(Error::at(
+                        &kfile,
+                        "sortOptions: legacySortOptions is only allowed with order: legacy",
+                    ));
+                }
+            }
+            Some(opts) if opts.order == "legacy" => {
+                let (first, last) = match &opts.legacy_sort_options {
+                    Some(l) => (l.order_first.clone(), l.order_last.clone()),
+                    None => default_order(),
+                };
+                sort::legacy(&mut resources, &first, &last);
+            }
+            Some(opts) => {
+                return Err(Error::InvalidKustomization {
+                    file: kfile.clone(),
+                    message: format!("sortOptions.order {:?}: use legacy or fifo", opts.order),
+                });
+            }
+            None => {
+                let (first, last) = default_order();
+                sort::legacy(&mut resources, &first, &last);
+            }
+        }
+        Ok(resources.into_iter().map(|r| r.value).collect())
+    }
+
+    fn load(dir: &Path) -> Result<(PathBuf, Kustomization)> {
+        let kfile = kustomization::find_file(dir)?.ok_or_else(|| Error::MissingKustomization {
+            dir: dir.to_path_buf(),
+        })?;
+        let text = std::fs::read_to_string(&kfile).map_err(|source| Error::Read {
+            path: kfile.clone(),
+            source,
+        })?;
+        let k = Kustomization::parse(&kfile, &text)?;
+        check_supported(&kfile, &k)?;
+        Ok((kfile, k))
+    }
+
+    /// Resolves a directory a kustomization refers to, refusing cycles.
+    fn enter_dir(&self, kfile: &Path, path: &Path) -> Result<()> {
+        if let Some(visited) = self.stack.iter().find(|v| v.starts_with(path)) {
+            return Err(Error::Cycle {
+                file: kfile.to_path_buf(),
+                path: path.to_path_buf(),
+                visited: visited.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn target(&mut self, dir: &Path, kfile: &Path, k: &Kustomization, mut acc: Acc) -> Result<Acc> {
+        self.stack.push(dir.to_path_buf());
+        for entry in &k.resources {
+            self.resource(&mut acc, kfile, dir, entry)?;
+        }
+        for entry in &k.configurations {
+            let (file, text) = self.loader.read_text(kfile, dir, entry)?;
+            let mut docs = parse_docs(&file, &text)?;
+            let doc = docs.pop().unwrap_or(Value::Object(serde_json::Map::new()));
+            let raw: RawConfig =
+                serde_json::from_value(doc).map_err(|e| Error::InvalidKustomization {
+                    file: file.clone(),
+                    message: e.to_string(),
+                })?;
+            acc.merge_custom(&TransformerConfig::from_raw(&raw));
+        }
+        self.run_generators(&mut acc, kfile, dir, k)?;
+        for entry in &k.components {
+            let path = self.loader.resolve(kfile, dir, entry)?;
+            if !path.is_dir() {
+                return Err(Error::at(
+                    kfile,
+                    format!("component {entry:?} must be a directory"),
+                ));
+            }
+            self.enter_dir(kfile, &path)?;
+            let (ckfile, ck) = Self::load(&path)?;
+            if !ck.is_component() {
+                return Err(Error::at(
+                    kfile,
+                    format!(
+                        "{entry:?} is used as a component but {} is not of kind Component",
+                        ckfile.display()
+                    ),
+                ));
+            }
+            acc = self.target(&path, &ckfile, &ck, acc)?;
+        }
+        self.run_transformers(&mut acc, kfile, dir, k)?;
+        self.stack.pop();
+        Ok(acc)
+    }
+
+    fn resource(&mut self, acc: &mut Acc, kfile: &Path, dir: &Path, entry: &str) -> Result<()> {
+        let path = self.loader.resolve(kfile, dir, entry)?;
+        if path.is_dir() {
+            self.enter_dir(kfile, &path)?;
+            let (sub_kfile, sub) = Self::load(&path)?;
+            if sub.is_component() {
+                return Err(Error::at(
+                    kfile,
+                    format!("{entry:?} is a Component; list it under components, not resources"),
+                ));
+            }
+            let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default())?;
+            at(kfile, acc.map.append_all(sub_acc.map.resources))?;
+            if let Some(custom) = &sub_acc.custom {
+                acc.merge_custom(custom);
+            }
+        } else {
+            let (file, text) = self.loader.read_text(kfile, dir, entry)?;
+            let docs = parse_docs(&file, &text)?;
+            let resources = to_resources(&file, docs)?;
+            at(kfile, acc.map.append_all(resources))?;
+        }
+        Ok(())
+    }
+
+    fn run_generators(
+        &mut self,
+        acc: &mut Acc,
+        kfile: &Path,
+        dir: &Path,
+        k: &Kustomization,
+    ) -> Result<()> {
+        let global = k.generator_options.as_ref();
+        for args in &k.config_map_generator {
+            let res =
+                generators::generate(&self.loader, kfile, dir, GenKind::ConfigMap, args, global)?;
+            generators::absorb(kfile, &mut acc.map, vec![res])?;
+        }
+        for args in &k.secret_generator {
+            let res =
+                generators::generate(&self.loader, kfile, dir, GenKind::Secret, args, global)?;
+            generators::absorb(kfile, &mut acc.map, vec![res])?;
+        }
+        for entry in &k.generators {
+            for config in self.plugin_configs(kfile, dir, entry)? {
+                let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
+                let gen_kind = match kind {
+                    "ConfigMapGenerator" => GenKind::ConfigMap,
+                    "SecretGenerator" => GenKind::Secret,
+                    _ => return Err(unsupported_plugin(kfile, "generators", kind)),
+                };
+                let mut args_value = config.clone();
+                if let Value::Object(m) = &mut args_value {
+                    m.shift_remove("apiVersion");
+                    m.shift_remove("kind");
+                    let meta = m.shift_remove("metadata").unwrap_or(Value::Null);
+                    for key in ["name", "namespace"] {
+                        if let Some(v) = meta.get(key) {
+                            m.insert(key.into(), v.clone());
+                        }
+                    }
+                }
+                let args: kustomization::GeneratorArgs = serde_json::from_value(args_value)
+                    .map_err(|e| Error::InvalidKustomization {
+                        file: kfile.to_path_buf(),
+                        message: format!("generators: {kind}: {e}"),
+                    })?;
+                let res = generators::generate(&self.loader, kfile, dir, gen_kind, &args, None)?;
+                generators::absorb(kfile, &mut acc.map, vec![res])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The configs a `transformers`/`generators` entry holds: inline YAML, a file, or
+    /// a kustomization directory whose resources are configs.
+    fn plugin_configs(&mut self, kfile: &Path, dir: &Path, entry: &str) -> Result<Vec<Value>> {
+        if entry.contains('\n') || entry.trim_start().starts_with("apiVersion") {
+            let docs = parse_docs(kfile, entry)?;
+            return Ok(docs);
+        }
+        let path = self.loader.resolve(kfile, dir, entry)?;
+        if path.is_dir() {
+            self.enter_dir(kfile, &path)?;
+            let (sub_kfile, sub) = Self::load(&path)?;
+            let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default())?;
+            return Ok(sub_acc.map.resources.into_iter().map(|r| r.value).collect());
+        }
+        let (file, text) = self.loader.read_text(kfile, dir, entry)?;
+        parse_docs(&file, &text)
+    }
+
+    fn run_transformers(
+        &mut self,
+        acc: &mut Acc,
+        kfile: &Path,
+        dir: &Path,
+        k: &Kustomization,
+    ) -> Result<()> {
+        let config = acc.config().into_owned();
+        // patchesStrategicMerge
+        for entry in &k.patches_strategic_merge {
+            let docs = self.patch_docs(kfile, dir, entry)?;
+            for doc in docs {
+                Self::apply_sm_by_id(acc, kfile, &doc, false, false)?;
+            }
+        }
+        // patches
+        for p in &k.patches {
+            self.apply_patch(acc, kfile, dir, p)?;
+        }
+        if !k.namespace.is_empty() {
+            at(
+                kfile,
+                namespace::transform(&mut acc.map, &k.namespace, &config.namespace),
+            )?;
+        }
+        if !k.name_prefix.is_empty() {
+            at(
+                kfile,
+                names::add_affix(
+                    &mut acc.map,
+                    &k.name_prefix,
+                    names::End::Prefix,
+                    &config.name_prefix,
+                ),
+            )?;
+        }
+        if !k.name_suffix.is_empty() {
+            at(
+                kfile,
+                names::add_affix(
+                    &mut acc.map,
+                    &k.name_suffix,
+                    names::End::Suffix,
+                    &config.name_suffix,
+                ),
+            )?;
+        }
+        for label in &k.labels {
+            let own: Vec<FieldSpec> = label.fields.iter().map(FieldSpec::from).collect();
+            let specs = if label.include_selectors {
+                labels::merged_specs(&own, &config.common_labels)
+            } else {
+                let mut base = own;
+                if label.include_templates {
+                    base = labels::merged_specs(&base, &config.template_labels);
+                }
+                labels::merged_specs(
+                    &base,
+                    &[FieldSpec::new("", "", "", "metadata/labels", true)],
+                )
+            };
+            at(kfile, labels::add_pairs(&mut acc.map, &label.pairs, &specs))?;
+        }
+        at(
+            kfile,
+            labels::add_pairs(&mut acc.map, &k.common_labels, &config.common_labels),
+        )?;
+        at(
+            kfile,
+            labels::add_pairs(
+                &mut acc.map,
+                &k.common_annotations,
+                &config.common_annotations,
+            ),
+        )?;
+        for p in &k.patches_json6902 {
+            let Some(target) = &p.target else {
+                return Err(Error::at(
+                    kfile,
+                    "patchesJson6902: every entry needs a target",
+                ));
+            };
+            let text = self.patch_text(kfile, dir, p)?;
+            let docs = parse_docs(kfile, &text)?;
+            let Some(ops) = docs.into_iter().next() else {
+                return Err(Error::at(kfile, "patchesJson6902: empty patch"));
+            };
+            let patch = at(kfile, patch_json6902::JsonPatch::from_value(ops))?;
+            apply_json(acc, kfile, target, &patch)?;
+        }
+        for r in &k.replicas {
+            at(
+                kfile,
+                replicas::transform(&mut acc.map, r, &config.replicas),
+            )?;
+        }
+        for image in &k.images {
+            let update = at(kfile, images::ImageUpdate::new(image))?;
+            at(
+                kfile,
+                images::transform(&mut acc.map, &update, &config.images),
+            )?;
+        }
+        if !k.replacements.is_empty() {
+            let list = replacements::load(&self.loader, kfile, dir, &k.replacements)?;
+            at(kfile, replacements::transform(&mut acc.map, &list))?;
+        }
+        for entry in &k.transformers {
+            for plugin in self.plugin_configs(kfile, dir, entry)? {
+                self.run_plugin(acc, kfile, dir, &plugin, &config)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one built-in transformer given by its config object.
+    fn run_plugin(
+        &mut self,
+        acc: &mut Acc,
+        kfile: &Path,
+        dir: &Path,
+        plugin: &Value,
+        config: &TransformerConfig,
+    ) -> Result<()> {
+        let kind = plugin.get("kind").and_then(Value::as_str).unwrap_or("");
+        let str_at = |key: &str| {
+            plugin
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let specs_or = |default: &[FieldSpec]| -> Result<Vec<FieldSpec>> {
+            match plugin.get("fieldSpecs") {
+                None | Some(Value::Null) => Ok(default.to_vec()),
+                Some(v) => {
+                    let raw: Vec<fieldspec::RawFieldSpec> = serde_json::from_value(v.clone())
+                        .map_err(|e| Error::InvalidKustomization {
+                            file: kfile.to_path_buf(),
+                            message: format!("transformers: {kind}: fieldSpecs: {e}"),
+                        })?;
+                    Ok(raw.iter().map(FieldSpec::from).collect())
+                }
+            }
+        };
+        let bad = |e: serde_json::Error| Error::InvalidKustomization {
+            file: kfile.to_path_buf(),
+            message: format!("transformers: {kind}: {e}"),
+        };
+        match kind {
+            "NamespaceTransformer" => {
+                let ns = plugin
+                    .get("metadata")
+                    .and_then(|m| m.get("namespace"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !ns.is_empty() {
+                    let specs = specs_or(&config.namespace)?;
+                    at(kfile, namespace::transform(&mut acc.map, ns, &specs))?;
+                }
+            }
+            "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+                let prefix = str_at("prefix");
+                let suffix = str_at("suffix");
+                let specs = specs_or(&config.name_prefix)?;
+                if !prefix.is_empty() {
+                    at(
+                        kfile,
+                        names::add_affix(&mut acc.map, &prefix, names::End::Prefix, &specs),
+                    )?;
+                }
+                if !suffix.is_empty() {
+                    at(
+                        kfile,
+                        names::add_affix(&mut acc.map, &suffix, names::End::Suffix, &specs),
+                    )?;
+                }
+            }
+            "LabelTransformer" | "AnnotationsTransformer" => {
+                let (key, default) = if kind == "LabelTransformer" {
+                    ("labels", &config.common_labels)
+                } else {
+                    ("annotations", &config.common_annotations)
+                };
+                let pairs: StringMap = match plugin.get(key) {
+                    None | Some(Value::Null) => StringMap::new(),
+                    Some(v) => serde_json::from_value(v.clone()).map_err(bad)?,
+                };
+                let specs = specs_or(default)?;
+                at(kfile, labels::add_pairs(&mut acc.map, &pairs, &specs))?;
+            }
+            "PatchTransformer" => {
+                let mut fields = plugin.clone();
+                if let Value::Object(m) = &mut fields {
+                    m.shift_remove("apiVersion");
+                    m.shift_remove("kind");
+                    m.shift_remove("metadata");
+                }
+                let spec: PatchSpec = serde_json::from_value(fields).map_err(bad)?;
+                self.apply_patch(acc, kfile, dir, &spec)?;
+            }
+            "ImageTagTransformer" => {
+                let image: kustomization::ImageSpec =
+                    serde_json::from_value(plugin.get("imageTag").cloned().unwrap_or(Value::Null))
+                        .map_err(bad)?;
+                let specs = specs_or(&config.images)?;
+                let update = at(kfile, images::ImageUpdate::new(&image))?;
+                at(kfile, images::transform(&mut acc.map, &update, &specs))?;
+            }
+            "ReplicaCountTransformer" => {
+                let replica: kustomization::ReplicaSpec =
+                    serde_json::from_value(plugin.get("replica").cloned().unwrap_or(Value::Null))
+                        .map_err(bad)?;
+                let specs = specs_or(&config.replicas)?;
+                at(kfile, replicas::transform(&mut acc.map, &replica, &specs))?;
+            }
+            "ReplacementTransformer" => {
+                let list = plugin
+                    .get("replacements")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let list = replacements::load(&self.loader, kfile, dir, &list)?;
+                at(kfile, replacements::transform(&mut acc.map, &list))?;
+            }
+            other => return Err(unsupported_plugin(kfile, "transformers", other)),
+        }
+        Ok(())
+    }
+
+    fn patch_text(&self, kfile: &Path, dir: &Path, p: &PatchSpec) -> Result<String> {
+        match (&p.path, &p.patch) {
+            (Some(_), Some(_)) => Err(Error::at(
+                kfile,
+                "a patch entry sets both path and patch; keep one",
+            )),
+            (None, None) => Err(Error::at(kfile, "a patch entry must set path or patch")),
+            (Some(path), None) => Ok(self.loader.read_text(kfile, dir, path)?.1),
+            (None, Some(text)) => Ok(text.clone()),
+        }
+    }
+
+    fn patch_docs(&self, kfile: &Path, dir: &Path, entry: &str) -> Result<Vec<Value>> {
+        let looks_inline = entry.contains('\n') || entry.contains(": ");
+        if looks_inline {
+            return parse_docs(kfile, entry);
+        }
+        let (file, text) = self.loader.read_text(kfile, dir, entry)?;
+        parse_docs(&file, &text)
+    }
+
+    fn apply_patch(&self, acc: &mut Acc, kfile: &Path, dir: &Path, p: &PatchSpec) -> Result<()> {
+        let text = self.patch_text(kfile, dir, p)?;
+        let docs = parse_docs(kfile, &text)?;
+        let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
+        let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
+        let is_json = docs.len() == 1 && docs[0].is_array();
+        if is_json {
+            let Some(target) = &p.target else {
+                return Err(Error::at(kfile, "a JSON 6902 patch needs a target"));
+            };
+            let ops = docs.into_iter().next().unwrap_or(Value::Null);
+            let patch = at(kfile, patch_json6902::JsonPatch::from_value(ops))?;
+            return apply_json(acc, kfile, target, &patch);
+        }
+        if docs.iter().any(|d| !d.is_object()) {
+            return Err(Error::at(
+                kfile,
+                "a patch must be a strategic merge patch (mappings) or a JSON 6902 patch (a list of operations)",
+            ));
+        }
+        if let Some(target) = &p.target {
+            {
+                if docs.len() > 1 {
+                    return Err(Error::at(
+                        kfile,
+                        "a patch with a target may hold only one strategic merge patch",
+                    ));
+                }
+                let Some(patch) = docs.first() else {
+                    return Ok(());
+                };
+                let selector = at(kfile, selector::Compiled::new(target))?;
+                let selected: Vec<usize> = acc
+                    .map
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| selector.matches(r))
+                    .map(|(i, _)| i)
+                    .collect();
+                apply_sm(acc, kfile, &selected, patch, allow_name, allow_kind)
+            }
+        } else {
+            for doc in &docs {
+                Self::apply_sm_by_id(acc, kfile, doc, allow_name, allow_kind)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Applies a strategic merge patch to the one resource with the patch's id.
+    fn apply_sm_by_id(
+        acc: &mut Acc,
+        kfile: &Path,
+        patch: &Value,
+        allow_name: bool,
+        allow_kind: bool,
+    ) -> Result<()> {
+        let probe = Resource::new(patch.clone());
+        let id = probe.cur_id();
+        let key = id_key(&id);
+        let hits: Vec<usize> = acc
+            .map
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                id_key(&r.cur_id()) == key || r.prev_ids.iter().any(|p| id_key(p) == key)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        match hits.len() {
+            0 => Err(Error::at(
+                kfile,
+                format!("no resource matches strategic merge patch {id}"),
+            )),
+            1 => apply_sm(acc, kfile, &hits, patch, allow_name, allow_kind),
+            _ => Err(Error::at(
+                kfile,
+                format!("more than one resource matches strategic merge patch {id}"),
+            )),
+        }
+    }
+}
+
+fn default_order() -> (Vec<String>, Vec<String>) {
+    (
+        sort::DEFAULT_ORDER_FIRST
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        sort::DEFAULT_ORDER_LAST
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    )
+}
+
+fn apply_sm(
+    acc: &mut Acc,
+    kfile: &Path,
+    selected: &[usize],
+    patch: &Value,
+    allow_name: bool,
+    allow_kind: bool,
+) -> Result<()> {
+    let mut deleted = Vec::new();
+    for &i in selected {
+        let res = &mut acc.map.resources[i];
+        let (name, ns, kind) = (
+            res.name().to_owned(),
+            res.namespace().to_owned(),
+            res.kind().to_owned(),
+        );
+        if allow_name || allow_kind {
+            res.store_previous_id();
+        }
+        let group = res.gvk().group;
+        if patch_sm::apply(&mut res.value, patch, &group, &kind) == patch_sm::Outcome::Deleted {
+            deleted.push(i);
+            continue;
+        }
+        if !allow_kind {
+            res.value["kind"] = Value::String(kind);
+        }
+        if !allow_name {
+            res.set_name(&name);
+        }
+        res.set_namespace(&ns);
+    }
+    if !deleted.is_empty() {
+        let mut index = 0usize;
+        acc.map.resources.retain(|_| {
+            let keep = !deleted.contains(&index);
+            index += 1;
+            keep
+        });
+    }
+    at(kfile, acc.map.check_unique())
+}
+
+fn apply_json(
+    acc: &mut Acc,
+    kfile: &Path,
+    target: &Selector,
+    patch: &patch_json6902::JsonPatch,
+) -> Result<()> {
+    let selector = at(kfile, selector::Compiled::new(target))?;
+    for res in &mut acc.map.resources {
+        if !selector.matches(res) {
+            continue;
+        }
+        res.store_previous_id();
+        let id = res.cur_id();
+        patch
+            .apply(&mut res.value)
+            .map_err(|e| Error::at(kfile, format!("JSON 6902 patch on {id}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn unsupported_plugin(kfile: &Path, field: &str, kind: &str) -> Error {
+    Error::Unsupported {
+        file: kfile.to_path_buf(),
+        feature: format!("{field}: {kind:?}"),
+        hint: "only Kustomize's built-in transformers and generators run; exec and container functions are not supported".into(),
+    }
+}
+
+/// Refuses what driftless does not render.
+fn check_supported(kfile: &Path, k: &Kustomization) -> Result<()> {
+    let refuse = |feature: &str, hint: &str| {
+        Err(Error::Unsupported {
+            file: kfile.to_path_buf(),
+            feature: feature.to_owned(),
+            hint: hint.to_owned(),
+        })
+    };
+    if !k.helm_charts.is_empty()
+        || k.helm_globals.is_some()
+        || !k.helm_chart_inflation_generator.is_empty()
+    {
+        return refuse(
+            "helmCharts",
+            "Helm chart inflation is out of scope; render the chart into the repository",
+        );
+    }
+    if !k.vars.is_empty() {
+        return refuse("vars", "use replacements instead");
+    }
+    if !k.crds.is_empty() {
+        return refuse("crds", "use configurations to declare custom field specs");
+    }
+    if !k.validators.is_empty() {
+        return refuse("validators", "validator plugins are not run");
+    }
+    if k.openapi.is_some() {
+        return refuse("openapi", "custom OpenAPI schemas are not supported");
+    }
+    Ok(())
+}

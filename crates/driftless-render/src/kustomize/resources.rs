@@ -1,0 +1,149 @@
+//! Loading files and resources: the load restrictor, remote references refused,
+//! YAML streams turned into resources.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::error::{Error, Result};
+use super::resource::Resource;
+
+/// Reads files for a build, never outside the snapshot, and by default (as Kustomize)
+/// never a file outside the directory of the kustomization that names it.
+#[derive(Debug)]
+pub(crate) struct Loader {
+    /// The snapshot root, canonical.
+    pub(crate) root: PathBuf,
+    /// Whether files may come from anywhere inside the snapshot (Kustomize's
+    /// `--load-restrictor LoadRestrictionsNone`).
+    pub(crate) unrestricted: bool,
+}
+
+/// Whether a reference names something remote (a git repository or a URL).
+pub(crate) fn is_remote(reference: &str) -> bool {
+    let r = reference.trim();
+    r.contains("://")
+        || r.starts_with("git@")
+        || r.starts_with("github.com/")
+        || r.starts_with("gitlab.com/")
+        || r.starts_with("bitbucket.org/")
+        || r.contains("?ref=")
+        || r.contains(".git//")
+        || Path::new(r)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("git"))
+}
+
+impl Loader {
+    /// Resolves `rel` against `dir` to an existing canonical path inside the snapshot.
+    pub(crate) fn resolve(&self, kfile: &Path, dir: &Path, rel: &str) -> Result<PathBuf> {
+        if is_remote(rel) {
+            return Err(Error::RemoteRefused {
+                file: kfile.to_path_buf(),
+                url: rel.to_owned(),
+            });
+        }
+        let joined = dir.join(rel);
+        let canonical = joined.canonicalize().map_err(|_| Error::NotFound {
+            file: kfile.to_path_buf(),
+            path: joined.clone(),
+        })?;
+        if !canonical.starts_with(&self.root) {
+            return Err(Error::OutsideRoot {
+                file: kfile.to_path_buf(),
+                path: joined,
+                root: self.root.clone(),
+            });
+        }
+        Ok(canonical)
+    }
+
+    /// Resolves a file named by the kustomization in `dir` and checks the load
+    /// restrictor.
+    pub(crate) fn resolve_file(&self, kfile: &Path, dir: &Path, rel: &str) -> Result<PathBuf> {
+        let path = self.resolve(kfile, dir, rel)?;
+        if !self.unrestricted && !path.starts_with(dir) {
+            return Err(Error::OutsideRoot {
+                file: kfile.to_path_buf(),
+                path: dir.join(rel),
+                root: dir.to_path_buf(),
+            });
+        }
+        Ok(path)
+    }
+
+    /// Reads a file named by the kustomization in `dir`.
+    pub(crate) fn read_file(
+        &self,
+        kfile: &Path,
+        dir: &Path,
+        rel: &str,
+    ) -> Result<(PathBuf, Vec<u8>)> {
+        let path = self.resolve_file(kfile, dir, rel)?;
+        if path.is_dir() {
+            return Err(Error::at(
+                kfile,
+                format!("{} is a directory, expected a file", path.display()),
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Ok((path, bytes))
+    }
+
+    /// Reads a text file.
+    pub(crate) fn read_text(
+        &self,
+        kfile: &Path,
+        dir: &Path,
+        rel: &str,
+    ) -> Result<(PathBuf, String)> {
+        let (path, bytes) = self.read_file(kfile, dir, rel)?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::Read {
+            path: path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
+        Ok((path, text))
+    }
+}
+
+/// Parses a YAML stream into documents.
+pub(crate) fn parse_docs(path: &Path, text: &str) -> Result<Vec<Value>> {
+    driftless_core::yaml::from_str_multi(text).map_err(|source| Error::Yaml {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Turns the documents of a resource file into resources: `List` kinds are expanded,
+/// every object must have apiVersion, kind and a name.
+pub(crate) fn to_resources(path: &Path, docs: Vec<Value>) -> Result<Vec<Resource>> {
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let is_list = doc
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+            && doc.get("items").is_some_and(Value::is_array);
+        if is_list {
+            if let Some(Value::Array(items)) = doc.get("items") {
+                for item in items {
+                    out.push(check_object(path, item.clone())?);
+                }
+            }
+        } else {
+            out.push(check_object(path, doc)?);
+        }
+    }
+    Ok(out)
+}
+
+fn check_object(path: &Path, value: Value) -> Result<Resource> {
+    let object = driftless_core::Object::new(value).map_err(|source| Error::InvalidObject {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Resource::new(object.into_value()))
+}
