@@ -53,8 +53,10 @@
 //! inventory ids, never a directory scan. Prune deletes only files of ids in the
 //! inventory; a file this target never wrote is never touched, whatever its path.
 //! An object annotated `driftless.dev/prune: disabled` is never deleted: it is reported
-//! in `prune_skipped` and leaves the inventory (it is no longer managed). Folders left
-//! empty by prune are removed, never the target directory itself. When an apply does
+//! in `prune_skipped` and leaves the inventory (it is no longer managed). An object
+//! whose file was deleted by hand and that is no longer desired leaves the inventory
+//! too, so a file put there later is not ours. Folders left empty by prune or by such a
+//! deletion are removed, never the target directory itself. When an apply does
 //! not prune, objects it would prune stay in the inventory, to be pruned later.
 //!
 //! # Writes

@@ -272,7 +272,14 @@ fn apply(
                 }
             }
             Action::Unchanged { desired } => {
-                next.insert(id.clone(), desired.clone());
+                // Nothing to write. The inventory claims only files that exist: with a
+                // plan made before another apply removed this file, it is not ours now.
+                if dry_run || files.exists(id, rel)? {
+                    next.insert(id.clone(), desired.clone());
+                } else {
+                    tracing::debug!(object = %id, "unchanged in the plan but its file is gone");
+                    next.remove(id);
+                }
                 report.unchanged.push(id.clone());
             }
             Action::Prune { live } => {
@@ -331,7 +338,8 @@ fn apply(
 }
 
 /// Forgets objects applied before whose files are gone and that `plan` does not
-/// mention: should a file appear there again, it is not ours to prune.
+/// mention: should a file appear there again, it is not ours to prune. Folders their
+/// files left empty are removed.
 fn forget_gone(
     root: &Path,
     plan: &Plan,
@@ -345,6 +353,7 @@ fn forget_gone(
         if !files.exists(id, &rel)? {
             tracing::debug!(object = %id, "its file is gone; dropped from the inventory");
             next.remove(id);
+            files.remove_empty_dirs(&rel);
         }
     }
     Ok(())
@@ -398,9 +407,10 @@ impl<'a> Files<'a> {
         }
     }
 
-    /// Makes sure the folders above the object file `rel` are plain directories (not
-    /// symbolic links, which could lead out of the target directory), creating them when
-    /// `create` is set. Returns whether they exist.
+    /// Checks that the folders above the object file `rel` are plain directories (not
+    /// symbolic links, which could lead out of the target directory), and returns
+    /// whether they exist. With `create`, missing folders are created and anything else
+    /// in their place is an error; without, anything else means the object is missing.
     fn check_dirs(&mut self, id: &ObjectId, rel: &Path, create: bool) -> Result<bool, Error> {
         // `rel` is `ns/group_kind/name.yaml`: check `ns`, then `ns/group_kind`.
         let dirs: Vec<&Path> = rel.ancestors().skip(1).take(2).collect();
@@ -411,6 +421,15 @@ impl<'a> Files<'a> {
             let path = self.root.join(dir);
             match fs::symlink_metadata(&path) {
                 Ok(meta) if meta.is_dir() => {}
+                Ok(_) if !create => {
+                    tracing::warn!(
+                        path = %path.display(),
+                        object = %id,
+                        "a symbolic link or file is where a folder should be; the object \
+                         reads as missing"
+                    );
+                    return Ok(false);
+                }
                 Ok(_) => {
                     return Err(Error::NotADirectory {
                         path,
@@ -552,8 +571,18 @@ impl<'a> Files<'a> {
                 });
             }
         }
-        // `ns/group_kind`, then `ns`: never the target directory itself.
+        self.remove_empty_dirs(rel);
+        Ok(())
+    }
+
+    /// Removes the folders of the object file `rel` if they are empty: `ns/group_kind`,
+    /// then `ns`; never the target directory itself, and only folders checked to be
+    /// plain directories (never through a symbolic link).
+    fn remove_empty_dirs(&mut self, rel: &Path) {
         for dir in rel.ancestors().skip(1).take(2) {
+            if !self.known.contains(dir) {
+                break;
+            }
             let abs = self.root.join(dir);
             self.dirty.insert(abs.clone());
             if fs::remove_dir(&abs).is_err() {
@@ -565,7 +594,6 @@ impl<'a> Files<'a> {
                 self.dirty.insert(parent.to_owned());
             }
         }
-        Ok(())
     }
 
     /// Whether the object file `rel` of `id` exists (as anything).

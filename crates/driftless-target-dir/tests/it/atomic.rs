@@ -1,0 +1,129 @@
+//! Atomic writes: no half-written object, no temporary file left, and an inventory
+//! that never claims an object whose file was not written.
+
+use std::path::Path;
+
+use driftless_core::{ApplyOptions, LiveState, ObjectSet, Target};
+use driftless_target_dir::{DirTarget, Error};
+
+use crate::common::{cm, dir_error, files, listing, plan, prune, read_object, set, sync};
+
+/// No temporary file anywhere below `root`.
+fn assert_no_temp_files(root: &Path) {
+    let temps: Vec<String> = listing(root)
+        .into_keys()
+        .filter(|p| p.rsplit('/').next().unwrap().starts_with(".driftless-tmp-"))
+        .collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+}
+
+/// Every inventory member's file exists and holds the object as last applied.
+async fn assert_inventory_matches_files(target: &DirTarget) {
+    let live = target.live(&ObjectSet::new()).await.unwrap();
+    for id in &live.inventory {
+        let path = target.object_path(id).unwrap();
+        let entry = &live.objects[id];
+        assert_eq!(
+            Some(&read_object(&path)),
+            entry.last_applied.as_ref(),
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn applies_leave_no_temporary_files_and_a_consistent_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DirTarget::new(dir.path()).unwrap();
+    let steps = [
+        set([
+            cm(Some("web"), "a", "1"),
+            cm(Some("web"), "b", "1"),
+            cm(None, "c", "1"),
+        ]),
+        set([
+            cm(Some("web"), "a", "2"),
+            cm(None, "c", "1"),
+            cm(Some("db"), "d", "1"),
+        ]),
+        set([cm(Some("db"), "d", "2")]),
+    ];
+    for desired in &steps {
+        sync(&target, desired, prune()).await;
+        assert_no_temp_files(dir.path());
+        assert_inventory_matches_files(&target).await;
+    }
+    assert_eq!(files(dir.path()), ["db/core_ConfigMap/d.yaml"]);
+}
+
+#[tokio::test]
+async fn failed_apply_keeps_the_previous_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DirTarget::new(dir.path()).unwrap();
+    let x = cm(Some("web"), "x", "1");
+    sync(&target, &set([x.clone()]), prune()).await;
+    let inventory_path = dir.path().join(".driftless/inventory.json");
+    let inventory_before = std::fs::read(&inventory_path).unwrap();
+
+    // `blocked/` should be a folder, but a file is in the way; `a` comes first.
+    std::fs::write(dir.path().join("blocked"), "in the way").unwrap();
+    let a = cm(Some("web"), "a", "1");
+    let b = cm(Some("blocked"), "b", "1");
+    let desired = set([x.clone(), a.clone(), b.clone()]);
+    let live = target.live(&desired).await.unwrap();
+    let err = target
+        .apply(&plan(&desired, &live), &ApplyOptions::default())
+        .await
+        .unwrap_err();
+    match dir_error(&err) {
+        Error::NotADirectory { path, id } => {
+            assert_eq!(path, &dir.path().join("blocked"));
+            assert_eq!(**id, b.id());
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(err.to_string().contains("blocked"), "{err}");
+    // `a` was written whole; the inventory does not claim it (nor `b`) yet.
+    assert_eq!(read_object(&target.object_path(&a.id()).unwrap()), a);
+    assert_eq!(std::fs::read(&inventory_path).unwrap(), inventory_before);
+    assert_no_temp_files(dir.path());
+    assert_inventory_matches_files(&target).await;
+
+    // With the obstacle gone, the next apply completes and owns everything.
+    std::fs::remove_file(dir.path().join("blocked")).unwrap();
+    let report = sync(&target, &desired, prune()).await;
+    assert_eq!(report.unchanged, [x.id(), a.id()]);
+    assert_eq!(report.created, [b.id()]);
+    let live = target.live(&desired).await.unwrap();
+    assert_eq!(
+        live.inventory.into_iter().collect::<Vec<_>>(),
+        [b.id(), a.id(), x.id()]
+    );
+}
+
+#[tokio::test]
+async fn failed_rename_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DirTarget::new(dir.path()).unwrap();
+    let a = cm(Some("web"), "a", "1");
+    // A non-empty folder where the file should go: the rename fails.
+    let path = target.object_path(&a.id()).unwrap();
+    std::fs::create_dir_all(path.join("sub")).unwrap();
+
+    let err = target
+        .apply(
+            &plan(&set([a.clone()]), &LiveState::default()),
+            &ApplyOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    match dir_error(&err) {
+        Error::Write { path: p, id, .. } => {
+            assert_eq!(p, &path);
+            assert_eq!(**id, a.id());
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    assert_no_temp_files(dir.path());
+    assert!(!dir.path().join(".driftless/inventory.json").exists());
+}

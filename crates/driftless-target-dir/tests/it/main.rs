@@ -1,0 +1,13 @@
+//! Integration tests of the directory target, on real temporary directories.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc, unreachable_pub)]
+
+mod atomic;
+mod common;
+mod drift;
+mod dry_run;
+mod layout;
+mod lock;
+mod names;
+mod props;
+mod prune;
+mod reapply;
