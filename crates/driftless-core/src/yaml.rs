@@ -1434,13 +1434,19 @@ mod tests {
             tricky,
             "\\PC{0,12}".prop_map(Value::String),
             "[ -~\n\t]{0,20}".prop_map(Value::String),
+            any::<String>().prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
                 prop::collection::vec(
                     (
-                        prop_oneof!["[a-z0-9._-]{0,8}", "\\PC{0,6}", "(on|y|1|~|<<|null|1.0)"],
+                        prop_oneof![
+                            "[a-z0-9._-]{0,8}".boxed(),
+                            "\\PC{0,6}".boxed(),
+                            "(on|y|1|~|<<|null|1.0)".boxed(),
+                            any::<String>().boxed(),
+                        ],
                         inner
                     ),
                     0..6
