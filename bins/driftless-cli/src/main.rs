@@ -1,5 +1,41 @@
-//! The `driftless` command.
+//! The `driftless` command: render, diff, apply and fetch desired state.
+//!
+//! Argument parsing and wiring only; the work is done by the `driftless` crate.
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod args;
+mod commands;
+mod output;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return output::report_error(&error.into()),
+    };
+    match runtime.block_on(commands::run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => output::report_error(&error),
+    }
+}
+
+/// Logs go to stderr, so stdout stays clean for YAML and JSON. `RUST_LOG` overrides.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,driftless=info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

@@ -1,0 +1,143 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// GitOps engine: render, diff and apply desired state from git, OCI or a directory.
+#[derive(Debug, Parser)]
+#[command(name = "driftless", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Render a source into objects, printed as multi-document YAML.
+    ///
+    /// A folder holding a kustomization file is rendered as a Kustomize overlay;
+    /// otherwise every YAML and JSON file below it is read.
+    Render(RenderArgs),
+    /// Compare a source with a target. Exit code 0: same, 1: differs, 2: error.
+    Diff(DiffArgs),
+    /// Apply a source to a target.
+    Apply(ApplyArgs),
+}
+
+/// Where desired state comes from.
+#[derive(Debug, Args)]
+pub(crate) struct SourceArgs {
+    /// A directory, a git URL (https, http, ssh, git, file, user@host:path) or
+    /// oci://HOST/REPO[:TAG|@DIGEST].
+    pub(crate) source: String,
+    /// Follow this branch.
+    #[arg(long, group = "reference")]
+    pub(crate) branch: Option<String>,
+    /// Follow this tag.
+    #[arg(long, group = "reference")]
+    pub(crate) tag: Option<String>,
+    /// Follow the highest tag matching this semver range (e.g. ">=1.2, <2").
+    #[arg(long, group = "reference")]
+    pub(crate) semver: Option<String>,
+    /// Use this commit (with --branch: on that branch).
+    #[arg(long, conflicts_with_all = ["tag", "semver"])]
+    pub(crate) commit: Option<String>,
+    /// The folder inside the source to render.
+    #[arg(long)]
+    pub(crate) path: Option<PathBuf>,
+    /// How to render: auto (kustomize when a kustomization file is present), plain or
+    /// kustomize.
+    #[arg(long, default_value = "auto")]
+    pub(crate) render: String,
+    /// Where fetched sources are cached (default ~/.cache/driftless).
+    #[arg(long, env = "DRIFTLESS_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// For people (colour on a terminal).
+    #[default]
+    Human,
+    /// JSON, for scripts.
+    Json,
+    /// YAML, for scripts.
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    /// Output format: yaml (default, multi-document) or json (a list).
+    #[arg(short, long, default_value = "yaml")]
+    pub(crate) output: Format,
+}
+
+/// Where objects are applied.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArgs {
+    /// dir:PATH, kube or kube:CONTEXT.
+    #[arg(long, short = 't')]
+    pub(crate) target: String,
+    /// The name of the inventory kept on the target (default: the source's folder
+    /// name): apps sharing a target must use different names.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    /// Output format.
+    #[arg(short, long, default_value = "human")]
+    pub(crate) output: Format,
+    /// Colour the human diff: auto (on a terminal), always, never.
+    #[arg(long, default_value = "auto")]
+    pub(crate) color: Color,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Color {
+    /// On a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // each bool is a command-line switch
+pub(crate) struct ApplyArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    /// Delete objects applied before and no longer desired.
+    #[arg(long)]
+    pub(crate) prune: bool,
+    /// Change nothing; show what would change.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Take ownership of conflicting fields; recreate objects whose immutable fields
+    /// changed.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// With --prune, allow an empty render to delete every object applied before.
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
+    /// Output format.
+    #[arg(short, long, default_value = "human")]
+    pub(crate) output: Format,
+}

@@ -1,0 +1,87 @@
+//! One module per command; each returns the process exit code.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use driftless::{
+    Pipeline, PipelineOptions, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec,
+};
+
+use crate::args::{Command, SourceArgs, TargetArgs};
+
+mod apply;
+mod diff;
+mod render;
+
+pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Render(args) => render::run(args).await,
+        Command::Diff(args) => diff::run(args).await,
+        Command::Apply(args) => apply::run(args).await,
+    }
+}
+
+/// The source, options and renderer the source arguments name.
+pub(crate) fn open_source(
+    args: &SourceArgs,
+) -> anyhow::Result<(Arc<dyn driftless::Source>, Arc<dyn driftless::Renderer>)> {
+    let spec: SourceSpec = args.source.parse()?;
+    let mut options = SourceOptions::default().reference(source_ref(args));
+    if let Some(dir) = &args.cache_dir {
+        options = options.cache_dir(dir);
+    }
+    let source = driftless::spec::open_source(&spec, &options)?;
+    let mode: driftless::render::RenderMode = args
+        .render
+        .parse()
+        .with_context(|| format!("invalid --render {:?}", args.render))?;
+    Ok((source, driftless::spec::renderer(mode)))
+}
+
+fn source_ref(args: &SourceArgs) -> SourceRef {
+    match (&args.branch, &args.tag, &args.semver, &args.commit) {
+        (branch, _, _, Some(commit)) => SourceRef::Commit {
+            id: commit.clone(),
+            branch: branch.clone(),
+        },
+        (Some(branch), ..) => SourceRef::Branch(branch.clone()),
+        (_, Some(tag), ..) => SourceRef::Tag(tag.clone()),
+        (_, _, Some(range), _) => SourceRef::Semver(range.clone()),
+        _ => SourceRef::Default,
+    }
+}
+
+/// A pipeline from the source and target arguments.
+pub(crate) async fn pipeline(
+    source_args: &SourceArgs,
+    target_args: &TargetArgs,
+    options: PipelineOptions,
+) -> anyhow::Result<Pipeline> {
+    let (source, renderer) = open_source(source_args)?;
+    let spec: TargetSpec = target_args.target.parse()?;
+    let name = target_args
+        .name
+        .clone()
+        .unwrap_or_else(|| default_inventory_name(source_args));
+    let target =
+        driftless::spec::open_target(&spec, &TargetOptions::default().inventory_name(name)).await?;
+    Ok(Pipeline::from_dyn(source, renderer, target)
+        .with_options(options.path(source_args.path.clone().unwrap_or_default())))
+}
+
+/// The last component of the source's folder (or URL), e.g. `prod` for `./deploy/prod`.
+fn default_inventory_name(args: &SourceArgs) -> String {
+    let path = args
+        .path
+        .as_deref()
+        .unwrap_or_else(|| std::path::Path::new(""));
+    let joined = format!("{}/{}", args.source.trim_end_matches('/'), path.display());
+    joined
+        .trim_end_matches('/')
+        .rsplit(['/', ':'])
+        .find(|part| !part.is_empty() && *part != ".")
+        .unwrap_or("default")
+        .trim_end_matches(".git")
+        .to_owned()
+}

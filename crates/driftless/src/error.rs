@@ -1,0 +1,98 @@
+//! The facade's error type.
+
+use std::path::PathBuf;
+
+use driftless_core::{ObjectId, RenderError, SourceError, TargetError};
+
+/// An error of one reconcile, naming the stage that failed. Whatever failed, nothing
+/// after it ran: a failed fetch or render applies nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Resolving or fetching the source failed.
+    #[error("fetching {source_name} failed")]
+    Fetch {
+        /// The source, as it describes itself.
+        source_name: String,
+        /// The source's error.
+        #[source]
+        source: SourceError,
+    },
+    /// Rendering failed.
+    #[error("rendering {} failed", path.display())]
+    Render {
+        /// The folder rendered, relative to the snapshot.
+        path: PathBuf,
+        /// The renderer's error.
+        #[source]
+        source: RenderError,
+    },
+    /// Reading from or applying to the target failed.
+    #[error("{action} {target} failed")]
+    Target {
+        /// What was done: "reading", "applying to", "checking health on".
+        action: &'static str,
+        /// The target, as it describes itself.
+        target: String,
+        /// The target's error.
+        #[source]
+        source: TargetError,
+    },
+    /// The render was empty while prune was on: applying it would delete everything.
+    #[error(
+        "{} rendered no objects and prune is on: refusing to delete all {inventory} objects \
+         of the inventory (allow it explicitly if that is intended)",
+        path.display()
+    )]
+    EmptyRenderWithPrune {
+        /// The folder rendered.
+        path: PathBuf,
+        /// How many objects the prune would have deleted.
+        inventory: usize,
+    },
+    /// Objects did not become healthy in time.
+    #[error("not healthy after {timeout:?}: {}", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    HealthTimeout {
+        /// How long we waited.
+        timeout: std::time::Duration,
+        /// The objects that were not healthy.
+        ids: Vec<ObjectId>,
+    },
+    /// An object is degraded: waiting will not help.
+    #[error("{id} is degraded: {message}")]
+    Degraded {
+        /// The object.
+        id: ObjectId,
+        /// What the target reports.
+        message: String,
+    },
+    /// A source or target specification that could not be understood.
+    #[error("{0}")]
+    Spec(String),
+    /// The source or target kind needs a feature this build does not have.
+    #[error("{what} needs driftless built with the `{feature}` feature")]
+    FeatureDisabled {
+        /// What was asked for.
+        what: String,
+        /// The feature.
+        feature: &'static str,
+    },
+    /// A file or directory could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local source that is not a directory.
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// A background task failed.
+    #[error("a background task failed")]
+    Task(#[source] tokio::task::JoinError),
+    /// A model error (invalid revision, object…).
+    #[error(transparent)]
+    Core(#[from] driftless_core::Error),
+}

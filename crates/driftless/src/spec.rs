@@ -1,0 +1,295 @@
+//! Sources and targets named by strings, as on the command line and in the agent's
+//! configuration: `./deploy`, `https://host/repo.git`, `oci://host/repo:tag`,
+//! `dir:/srv/live`, `kube:prod`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use driftless_core::{Renderer, Source, Target};
+
+use crate::{Error, LocalSource};
+
+/// Which revision of a source to follow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SourceRef {
+    /// The remote's default branch (HEAD), or `latest` for OCI.
+    #[default]
+    Default,
+    /// A branch.
+    Branch(String),
+    /// A tag.
+    Tag(String),
+    /// The highest tag matching a semver range, e.g. `>=1.2, <2`.
+    Semver(String),
+    /// One commit (or OCI digest), optionally on a branch.
+    Commit {
+        /// The full commit id or digest.
+        id: String,
+        /// The branch it is on, if known.
+        branch: Option<String>,
+    },
+}
+
+const GIT_SCHEMES: [&str; 6] = [
+    "https://",
+    "http://",
+    "ssh://",
+    "git://",
+    "file://",
+    "git+ssh://",
+];
+
+/// A source named by a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A directory on this machine.
+    Local(PathBuf),
+    /// A git URL: `https://`, `http://`, `ssh://`, `git://`, `file://` or scp-like
+    /// `user@host:path`.
+    Git(String),
+    /// An OCI artifact: `oci://host/repo[:tag|@digest]`.
+    Oci(String),
+}
+
+impl FromStr for SourceSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err(Error::Spec(
+                "empty source: give a path, a git URL or oci://…".into(),
+            ));
+        }
+        if s.starts_with("oci://") {
+            return Ok(Self::Oci(s.to_owned()));
+        }
+        if GIT_SCHEMES.iter().any(|scheme| s.starts_with(scheme)) || is_scp_like(s) {
+            return Ok(Self::Git(s.to_owned()));
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            return Err(Error::Spec(format!(
+                "unsupported source scheme {scheme}:// in {s:?}: use a path, a git URL \
+                 (https, http, ssh, git, file) or oci://"
+            )));
+        }
+        Ok(Self::Local(PathBuf::from(s)))
+    }
+}
+
+/// `user@host:path` (git's scp-like syntax), told apart from local paths.
+fn is_scp_like(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((host, _)) => host.contains('@') && !host.contains('/'),
+        None => false,
+    }
+}
+
+impl fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(path) => write!(f, "{}", path.display()),
+            Self::Git(url) | Self::Oci(url) => f.write_str(url),
+        }
+    }
+}
+
+/// How to open a source: the revision to follow, credentials, where to cache.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SourceOptions {
+    /// The revision to follow.
+    pub reference: SourceRef,
+    /// Where fetched repositories and snapshots are kept (default: the user's cache
+    /// directory, `~/.cache/driftless`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl SourceOptions {
+    /// Sets [`reference`](Self::reference).
+    #[must_use]
+    pub fn reference(mut self, reference: SourceRef) -> Self {
+        self.reference = reference;
+        self
+    }
+
+    /// Sets [`cache_dir`](Self::cache_dir).
+    #[must_use]
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The cache directory to use: the one set, or `$XDG_CACHE_HOME/driftless`, or
+    /// `~/.cache/driftless`.
+    pub fn effective_cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("driftless")
+    }
+}
+
+/// Opens the source a spec names.
+pub fn open_source(spec: &SourceSpec, options: &SourceOptions) -> Result<Arc<dyn Source>, Error> {
+    match spec {
+        SourceSpec::Local(path) => {
+            if options.reference != SourceRef::Default {
+                return Err(Error::Spec(format!(
+                    "{} is a local directory: it has no branches, tags or commits to choose",
+                    path.display()
+                )));
+            }
+            Ok(Arc::new(LocalSource::new(path)))
+        }
+        SourceSpec::Git(url) => Err(Error::FeatureDisabled {
+            what: format!("the git source {url}"),
+            feature: "git",
+        }),
+        SourceSpec::Oci(url) => Err(Error::FeatureDisabled {
+            what: format!("the OCI source {url}"),
+            feature: "oci",
+        }),
+    }
+}
+
+/// The renderer a render mode names: `auto` (Kustomize when the folder holds a
+/// kustomization file, plain YAML otherwise), `plain` or `kustomize`.
+pub fn renderer(mode: driftless_render::RenderMode) -> Arc<dyn Renderer> {
+    match mode {
+        driftless_render::RenderMode::Plain => Arc::new(driftless_render::PlainRenderer::default()),
+        _ => Arc::new(driftless_render::AutoRenderer::default()),
+    }
+}
+
+/// A target named by a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// `dir:PATH`: a directory standing for a live system.
+    Dir(PathBuf),
+    /// `kube` or `kube:CONTEXT`: a Kubernetes cluster from the kubeconfig (or in-cluster).
+    Kube(Option<String>),
+}
+
+impl FromStr for TargetSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            Some(("dir", path)) if !path.is_empty() => Ok(Self::Dir(PathBuf::from(path))),
+            Some(("kube", context)) if !context.is_empty() => Ok(Self::Kube(Some(context.into()))),
+            None if s == "kube" => Ok(Self::Kube(None)),
+            _ => Err(Error::Spec(format!(
+                "unknown target {s:?}: use dir:PATH, kube or kube:CONTEXT"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Dir(path) => write!(f, "dir:{}", path.display()),
+            Self::Kube(None) => f.write_str("kube"),
+            Self::Kube(Some(context)) => write!(f, "kube:{context}"),
+        }
+    }
+}
+
+/// How to open a target.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TargetOptions {
+    /// The name of the inventory the target keeps (the app name): two apps on one
+    /// target never prune each other's objects.
+    pub inventory_name: Option<String>,
+}
+
+impl TargetOptions {
+    /// Sets [`inventory_name`](Self::inventory_name).
+    #[must_use]
+    pub fn inventory_name(mut self, name: impl Into<String>) -> Self {
+        self.inventory_name = Some(name.into());
+        self
+    }
+}
+
+/// Opens the target a spec names.
+#[allow(clippy::unused_async)] // async for the Kubernetes target, which connects first
+pub async fn open_target(
+    spec: &TargetSpec,
+    _options: &TargetOptions,
+) -> Result<Arc<dyn Target>, Error> {
+    match spec {
+        TargetSpec::Dir(path) => {
+            let target = driftless_target_dir::DirTarget::new(path).map_err(|e| {
+                Error::Spec(format!("cannot open target dir:{}: {e}", path.display()))
+            })?;
+            Ok(Arc::new(target))
+        }
+        TargetSpec::Kube(_) => Err(Error::FeatureDisabled {
+            what: format!("the target {spec}"),
+            feature: "kube",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_by_form() {
+        let git = |s: &str| SourceSpec::Git(s.into());
+        assert_eq!(
+            "https://h/r.git".parse::<SourceSpec>().unwrap(),
+            git("https://h/r.git")
+        );
+        assert_eq!(
+            "git@github.com:o/r.git".parse::<SourceSpec>().unwrap(),
+            git("git@github.com:o/r.git")
+        );
+        assert_eq!(
+            "file:///srv/r".parse::<SourceSpec>().unwrap(),
+            git("file:///srv/r")
+        );
+        assert_eq!(
+            "oci://127.0.0.1:5000/app:v1".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Oci("oci://127.0.0.1:5000/app:v1".into())
+        );
+        assert_eq!(
+            "./deploy".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Local("./deploy".into())
+        );
+        assert_eq!(
+            "C:dir".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Local("C:dir".into())
+        );
+        assert!("s3://bucket/x".parse::<SourceSpec>().is_err());
+    }
+
+    #[test]
+    fn targets_by_form() {
+        assert_eq!(
+            "dir:/x".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Dir("/x".into())
+        );
+        assert_eq!(
+            "kube".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Kube(None)
+        );
+        assert_eq!(
+            "kube:prod".parse::<TargetSpec>().unwrap(),
+            TargetSpec::Kube(Some("prod".into()))
+        );
+        for bad in ["dir:", "kube:", "cluster", "/tmp/x"] {
+            let err = bad.parse::<TargetSpec>().unwrap_err();
+            assert!(err.to_string().contains("dir:PATH"), "{bad}: {err}");
+        }
+    }
+}
