@@ -58,3 +58,4 @@ impl Drop for ChildGuard {
 }
 pub mod registry;
 pub mod git;
+pub mod kube;

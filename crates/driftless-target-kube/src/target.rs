@@ -1,0 +1,964 @@
+//! [`KubeTarget`]: the [`Target`] trait over the Kubernetes API.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driftless_core::{
+    Action, ApplyOptions, ApplyReport, Change, Health, HealthReport, LiveObject, LiveState, Object,
+    ObjectId, ObjectSet, Plan, Target, TargetError, async_trait,
+};
+use futures::{StreamExt as _, TryStreamExt as _, stream};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::{Map, Value};
+
+use crate::applyset::{self, GroupKind, Inventory, PART_OF_LABEL};
+use crate::call::{self, CallContext, Counters, RequestCounts};
+use crate::discovery::{Discovery, Resource};
+use crate::error::Error;
+use crate::options::KubeOptions;
+use crate::{fields, health};
+
+/// Annotation that keeps an object from being pruned: `driftless.dev/prune: disabled`.
+pub const PRUNE_ANNOTATION: &str = "driftless.dev/prune";
+/// Annotation that lets driftless delete and recreate an object whose immutable fields
+/// changed: `driftless.dev/force: enabled`.
+pub const FORCE_ANNOTATION: &str = "driftless.dev/force";
+
+/// Missing desired objects of one kind and namespace up to this many are read one by
+/// one; more are found with one list of the namespace.
+const GET_LIMIT: usize = 4;
+
+/// A Kubernetes cluster as a driftless [`Target`].
+///
+/// Objects are applied with server-side apply under one field manager; what was
+/// applied is recorded as a KEP-3659 ApplySet (a parent Secret
+/// `applyset-<name>` and the label `applyset.kubernetes.io/part-of` on every member),
+/// so `kubectl` sees it too and prune never touches anything else.
+pub struct KubeTarget {
+    client: Client,
+    options: KubeOptions,
+    default_namespace: String,
+    parent_name: String,
+    parent_namespace: String,
+    applyset_id: String,
+    discovery: Discovery,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for KubeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeTarget")
+            .field("options", &self.options)
+            .field("default_namespace", &self.default_namespace)
+            .field("applyset_id", &self.applyset_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeTarget {
+    /// Connects with the kubeconfig (`options.kubeconfig`, else `KUBECONFIG`, else
+    /// `~/.kube/config`) and the chosen context, falling back to the in-cluster service
+    /// account when there is no kubeconfig and no context was asked for.
+    pub async fn from_kubeconfig(options: KubeOptions) -> Result<Self, Error> {
+        let config = load_config(&options).await?;
+        Self::from_config(config, options)
+    }
+
+    fn from_config(mut config: Config, options: KubeOptions) -> Result<Self, Error> {
+        // We retry ourselves, per operation, so that retries are bounded and counted.
+        config.default_retry = false;
+        let default_namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let counters = Arc::new(Counters::default());
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| Error::Config {
+                context: options.context.clone(),
+                reason: "cannot build an HTTP client from it".into(),
+                source: Some(Box::new(e)),
+            })?
+            .with_layer(&call::counting_layer(counters.clone()))
+            .build();
+        let parent_namespace = options
+            .applyset_namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.clone());
+        let parent_name = format!("applyset-{}", options.applyset);
+        let applyset_id = applyset::applyset_id(&parent_name, &parent_namespace, "Secret", "");
+        Ok(Self {
+            client,
+            options,
+            default_namespace,
+            parent_name,
+            parent_namespace,
+            applyset_id,
+            discovery: Discovery::default(),
+            counters,
+        })
+    }
+
+    /// The ApplySet id: the value of `applyset.kubernetes.io/part-of` on every object
+    /// this target applied.
+    pub fn applyset_id(&self) -> &str {
+        &self.applyset_id
+    }
+
+    /// The ApplySet parent: the Secret `applyset-<name>` in the ApplySet namespace.
+    pub fn applyset_parent(&self) -> ObjectId {
+        ObjectId::new(
+            "",
+            "Secret",
+            Some(&self.parent_namespace),
+            &self.parent_name,
+        )
+    }
+
+    /// The namespace given to namespaced objects that name none.
+    pub fn default_namespace(&self) -> &str {
+        &self.default_namespace
+    }
+
+    /// How many API requests this target has sent so far.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.counters.snapshot()
+    }
+
+    fn api(&self, resource: &Resource, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace.filter(|_| resource.namespaced) {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource.api),
+            None => Api::all_with(self.client.clone(), &resource.api),
+        }
+    }
+
+    fn secrets() -> Resource {
+        Resource {
+            api: kube::discovery::ApiResource {
+                group: String::new(),
+                version: "v1".into(),
+                api_version: "v1".into(),
+                kind: "Secret".into(),
+                plural: "secrets".into(),
+            },
+            namespaced: true,
+        }
+    }
+
+    async fn get_parent(&self) -> Result<Option<Value>, Error> {
+        let resource = Self::secrets();
+        let api = self.api(&resource, Some(&self.parent_namespace));
+        let found = call::retrying("get applyset parent", || api.get_opt(&self.parent_name))
+            .await
+            .map_err(|e| {
+                CallContext {
+                    verb: "get",
+                    resource: "secrets",
+                    namespace: Some(&self.parent_namespace),
+                    id: None,
+                }
+                .error(e)
+            })?;
+        found.map(|o| to_value(&o, &resource.api)).transpose()
+    }
+
+    async fn write_parent(&self, inventory: &Inventory) -> Result<(), Error> {
+        let resource = Self::secrets();
+        let api = self.api(&resource, Some(&self.parent_namespace));
+        let body = inventory.parent(&self.parent_name, &self.parent_namespace, &self.applyset_id);
+        let params = PatchParams {
+            field_manager: Some(self.options.field_manager.clone()),
+            force: true,
+            ..PatchParams::default()
+        };
+        let patch = Patch::Apply(&body);
+        tracing::debug!(parent = %self.applyset_parent(), "writing the applyset parent");
+        call::retrying("apply applyset parent", || {
+            api.patch(&self.parent_name, &params, &patch)
+        })
+        .await
+        .map_err(|e| {
+            CallContext {
+                verb: "patch",
+                resource: "secrets",
+                namespace: Some(&self.parent_namespace),
+                id: Some(&self.applyset_parent()),
+            }
+            .error(e)
+        })?;
+        Ok(())
+    }
+
+    /// Lists the ApplySet members (or, with `selector` off, every object) of one kind in
+    /// one namespace.
+    async fn list(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        members_only: bool,
+    ) -> Result<Vec<Value>, Error> {
+        let api = self.api(resource, namespace);
+        let mut params = ListParams::default();
+        if members_only {
+            params = params.labels(&format!("{PART_OF_LABEL}={}", self.applyset_id));
+        }
+        let list = call::retrying("list", || api.list(&params))
+            .await
+            .map_err(|e| {
+                CallContext {
+                    verb: "list",
+                    resource: &resource.name(),
+                    namespace,
+                    id: None,
+                }
+                .error(e)
+            })?;
+        list.items
+            .iter()
+            .map(|o| to_value(o, &resource.api))
+            .collect()
+    }
+
+    async fn get(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, Error> {
+        let api = self.api(resource, namespace);
+        let found = call::retrying("get", || api.get_opt(name))
+            .await
+            .map_err(|e| {
+                CallContext {
+                    verb: "get",
+                    resource: &resource.name(),
+                    namespace,
+                    id: None,
+                }
+                .error(e)
+            })?;
+        found.map(|o| to_value(&o, &resource.api)).transpose()
+    }
+
+    /// The live object as driftless sees it: `managedFields` become `last_applied`.
+    fn live_object(&self, mut value: Value) -> Result<(ObjectId, LiveObject), Error> {
+        let last_applied = fields::owned_by(&value, &self.options.field_manager)
+            .map(Object::new)
+            .transpose()
+            .map_err(|e| decode_error(&value, e))?;
+        if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.shift_remove("managedFields");
+        }
+        let object = Object::new(value.clone()).map_err(|e| decode_error(&value, e))?;
+        Ok((
+            object.id(),
+            LiveObject {
+                object,
+                last_applied,
+            },
+        ))
+    }
+
+    fn is_member(&self, object: &Object) -> bool {
+        object.labels().get(PART_OF_LABEL).and_then(Value::as_str) == Some(&self.applyset_id)
+    }
+
+    /// Resolves every distinct (apiVersion, kind) of `objects`; kinds the server does not
+    /// serve yet but a CustomResourceDefinition among `objects` defines map to `None`,
+    /// others are [`Error::UnknownKind`].
+    async fn resolve_all(
+        &self,
+        objects: &ObjectSet,
+    ) -> Result<HashMap<(String, String), Option<Resource>>, Error> {
+        let pending = pending_crd_kinds(objects.iter());
+        let mut resolved = HashMap::new();
+        for object in objects {
+            let key = (object.api_version().to_owned(), object.kind().to_owned());
+            if resolved.contains_key(&key) {
+                continue;
+            }
+            let resource = self.discovery.resolve(&self.client, &key.0, &key.1).await?;
+            let resource = match resource {
+                Some(r) => Some(r),
+                None if pending.contains_key(&(object.group().to_owned(), key.1.clone())) => None,
+                None => {
+                    return Err(Error::UnknownKind {
+                        api_version: key.0,
+                        kind: key.1,
+                    });
+                }
+            };
+            resolved.insert(key, resource);
+        }
+        Ok(resolved)
+    }
+}
+
+async fn load_config(options: &KubeOptions) -> Result<Config, Error> {
+    let kube_options = KubeConfigOptions {
+        context: options.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config_error =
+        |reason: String, e: Box<dyn std::error::Error + Send + Sync>| Error::Config {
+            context: options.context.clone(),
+            reason,
+            source: Some(e),
+        };
+    if let Some(path) = &options.kubeconfig {
+        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+            config_error(
+                format!("cannot read kubeconfig {}", path.display()),
+                e.into(),
+            )
+        })?;
+        return Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+            .await
+            .map_err(|e| config_error(format!("kubeconfig {}", path.display()), e.into()));
+    }
+    match Config::from_kubeconfig(&kube_options).await {
+        Ok(config) => Ok(config),
+        Err(kubeconfig_error) if options.context.is_none() => {
+            Config::incluster().map_err(|incluster_error| Error::Config {
+                context: None,
+                reason: format!(
+                    "no kubeconfig ({kubeconfig_error}; set KUBECONFIG or write ~/.kube/config) and not running in a cluster"
+                ),
+                source: Some(incluster_error.into()),
+            })
+        }
+        Err(e) => Err(config_error(
+            "cannot load the kubeconfig (KUBECONFIG or ~/.kube/config)".into(),
+            e.into(),
+        )),
+    }
+}
+
+fn to_value(object: &DynamicObject, api: &kube::discovery::ApiResource) -> Result<Value, Error> {
+    let mut value = serde_json::to_value(object).map_err(|e| Error::Decode {
+        what: format!(
+            "{} {}",
+            api.kind,
+            object.metadata.name.as_deref().unwrap_or("")
+        ),
+        source: Box::new(e),
+    })?;
+    if let Some(map) = value.as_object_mut() {
+        // List items carry no apiVersion and kind.
+        map.insert("apiVersion".into(), Value::String(api.api_version.clone()));
+        map.insert("kind".into(), Value::String(api.kind.clone()));
+    }
+    Ok(value)
+}
+
+fn decode_error(value: &Value, e: driftless_core::Error) -> Error {
+    Error::Decode {
+        what: format!(
+            "{} {}",
+            value
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("object"),
+            value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ),
+        source: Box::new(e),
+    }
+}
+
+/// Kinds defined by CustomResourceDefinitions among `objects`: (group, kind) -> namespaced.
+fn pending_crd_kinds<'a>(
+    objects: impl Iterator<Item = &'a Object>,
+) -> HashMap<(String, String), bool> {
+    objects
+        .filter(|o| is_crd(o))
+        .filter_map(|crd| {
+            let spec = crd.as_value().get("spec")?;
+            let group = spec.get("group")?.as_str()?;
+            let kind = spec.pointer("/names/kind")?.as_str()?;
+            let namespaced = spec.get("scope").and_then(Value::as_str) != Some("Cluster");
+            Some(((group.to_owned(), kind.to_owned()), namespaced))
+        })
+        .collect()
+}
+
+fn is_crd(object: &Object) -> bool {
+    object.group() == "apiextensions.k8s.io" && object.kind() == "CustomResourceDefinition"
+}
+
+fn is_first_stage(object: &Object) -> bool {
+    is_crd(object) || (object.group().is_empty() && object.kind() == "Namespace")
+}
+
+/// The body we apply: the desired object with our membership label and without
+/// server-set metadata.
+fn apply_body(object: &Object, applyset_id: &str) -> Value {
+    let mut object = object.clone();
+    let metadata = object.metadata_mut();
+    for key in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+        "generation",
+        "selfLink",
+    ] {
+        metadata.shift_remove(key);
+    }
+    set_label(metadata, applyset_id);
+    object.into_value()
+}
+
+fn set_label(metadata: &mut Map<String, Value>, applyset_id: &str) {
+    let labels = metadata
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !labels.is_object() {
+        *labels = Value::Object(Map::new());
+    }
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(PART_OF_LABEL.into(), Value::String(applyset_id.to_owned()));
+    }
+}
+
+/// What applying one object did.
+enum Outcome {
+    Created,
+    Updated,
+}
+
+/// A (kind, namespace) to list, and the desired objects expected in it.
+#[derive(Clone)]
+struct Scope {
+    resource: Resource,
+    namespace: Option<String>,
+    desired: Vec<ObjectId>,
+}
+
+#[async_trait]
+impl Target for KubeTarget {
+    fn describe(&self) -> String {
+        match &self.options.context {
+            Some(context) => format!("kube:{context}"),
+            None => "kube".to_owned(),
+        }
+    }
+
+    async fn prepare(&self, desired: ObjectSet) -> Result<ObjectSet, TargetError> {
+        let resolved = self.resolve_all(&desired).await?;
+        let pending = pending_crd_kinds(desired.iter());
+        let mut prepared = ObjectSet::new();
+        for mut object in desired {
+            let key = (object.api_version().to_owned(), object.kind().to_owned());
+            let namespaced = match resolved.get(&key) {
+                Some(Some(resource)) => resource.namespaced,
+                _ => pending
+                    .get(&(object.group().to_owned(), key.1))
+                    .copied()
+                    .unwrap_or(true),
+            };
+            if namespaced {
+                if object.namespace().is_none() {
+                    object.set_namespace(Some(&self.default_namespace));
+                }
+            } else {
+                object.set_namespace(None);
+            }
+            set_label(object.metadata_mut(), &self.applyset_id);
+            prepared
+                .insert(object)
+                .map_err(|e| TargetError::other(Box::new(e)))?;
+        }
+        Ok(prepared)
+    }
+
+    async fn live(&self, desired: &ObjectSet) -> Result<LiveState, TargetError> {
+        let parent = self.get_parent().await?;
+        let previous = parent
+            .as_ref()
+            .map(Inventory::from_parent)
+            .unwrap_or_default();
+        let resolved = self.resolve_all(desired).await?;
+        let scopes = self.scopes(desired, &resolved, &previous).await?;
+
+        // One list of members per scope.
+        let listed: Vec<Vec<Value>> = stream::iter(scopes.clone())
+            .map(|scope: Scope| async move {
+                self.list(&scope.resource, scope.namespace.as_deref(), true)
+                    .await
+            })
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        let mut found: HashMap<ObjectId, LiveObject> = HashMap::new();
+        let mut inventory = BTreeSet::new();
+        for value in listed.into_iter().flatten() {
+            let (id, live) = self.live_object(value)?;
+            if self.is_member(&live.object) {
+                inventory.insert(id.clone());
+            }
+            found.insert(id, live);
+        }
+
+        // Desired objects that are not members may still exist (created by someone
+        // else, or before this applyset): read them one by one, or list their scope.
+        let mut lookups: Vec<(Scope, Vec<ObjectId>)> = Vec::new();
+        for scope in scopes {
+            let missing: Vec<ObjectId> = scope
+                .desired
+                .iter()
+                .filter(|id| !found.contains_key(*id))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                lookups.push((scope, missing));
+            }
+        }
+        let extra: Vec<Vec<Value>> = stream::iter(lookups)
+            .map(|(scope, missing): (Scope, Vec<ObjectId>)| async move {
+                let namespace = scope.namespace.as_deref();
+                if missing.len() > GET_LIMIT {
+                    return self.list(&scope.resource, namespace, false).await;
+                }
+                let mut values = Vec::new();
+                for id in missing {
+                    if let Some(v) = self.get(&scope.resource, namespace, id.name()).await? {
+                        values.push(v);
+                    }
+                }
+                Ok(values)
+            })
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        for value in extra.into_iter().flatten() {
+            let (id, live) = self.live_object(value)?;
+            if desired.contains(&id) {
+                found.insert(id, live);
+            }
+        }
+
+        // Deterministic order: desired objects first, then other members by id.
+        let mut state = LiveState::default();
+        for id in desired.ids() {
+            if let Some(live) = found.remove(id) {
+                state.objects.insert(id.clone(), live);
+            }
+        }
+        let mut rest: Vec<(ObjectId, LiveObject)> = found.into_iter().collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        state.objects.extend(rest);
+        state.inventory = inventory;
+        Ok(state)
+    }
+
+    async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
+        let mut report = ApplyReport {
+            dry_run: options.dry_run,
+            ..ApplyReport::default()
+        };
+        let mut first: Vec<&Change> = Vec::new();
+        let mut second: Vec<&Change> = Vec::new();
+        let mut prunes: Vec<&Change> = Vec::new();
+        let mut wanted = Inventory::default();
+        for change in &plan.changes {
+            if let Some(desired) = change.action.desired() {
+                wanted.add(
+                    GroupKind::new(desired.group(), desired.kind()),
+                    desired.namespace(),
+                    &self.parent_namespace,
+                );
+            }
+            match &change.action {
+                Action::Unchanged { .. } => report.unchanged.push(change.id.clone()),
+                Action::Create { desired } | Action::Update { desired, .. } => {
+                    if is_first_stage(desired) {
+                        first.push(change);
+                    } else {
+                        second.push(change);
+                    }
+                }
+                Action::Prune { .. } => prunes.push(change),
+            }
+        }
+
+        // The parent names every kind and namespace before members appear in them.
+        let parent = self.get_parent().await?;
+        let current = parent.as_ref().map(Inventory::from_parent);
+        let before = current.clone().unwrap_or_default().union(&wanted);
+        let mut written = current.clone();
+        if !options.dry_run && current.as_ref() != Some(&before) {
+            self.write_parent(&before).await?;
+            written = Some(before.clone());
+        }
+
+        let pending = pending_crd_kinds(plan.desired());
+        for stage in [first, second] {
+            let pending = &pending;
+            let owned: Vec<Change> = stage.iter().map(|c| (*c).clone()).collect();
+            let outcomes: Vec<(ObjectId, Result<Outcome, Error>)> = stream::iter(owned)
+                .map(|change: Change| async move {
+                    let result = self.apply_one(&change, options, pending).await;
+                    (change.id, result)
+                })
+                .buffered(self.options.concurrency)
+                .collect()
+                .await;
+            let crds: Vec<&Change> = stage
+                .iter()
+                .copied()
+                .filter(|c| c.action.desired().is_some_and(is_crd))
+                .collect();
+            let mut failures = Vec::new();
+            for (id, outcome) in outcomes {
+                match outcome {
+                    Ok(Outcome::Created) => report.created.push(id.clone()),
+                    Ok(Outcome::Updated) => report.updated.push(id.clone()),
+                    Err(e) => failures.push(e),
+                }
+            }
+            Error::gather(failures)?;
+            if !options.dry_run {
+                for crd in crds {
+                    self.wait_established(&crd.id).await?;
+                    if let Some(group) = crd
+                        .action
+                        .desired()
+                        .and_then(|d| d.as_value().pointer("/spec/group").and_then(Value::as_str))
+                    {
+                        self.discovery.invalidate(group);
+                    }
+                }
+            }
+        }
+
+        let kept = self.prune(&prunes, options, &mut report).await?;
+
+        // The parent shrinks to what is left.
+        let after = wanted.union(&kept);
+        if !options.dry_run && written.as_ref() != Some(&after) {
+            self.write_parent(&after).await?;
+        }
+        Ok(report)
+    }
+
+    async fn health(&self, ids: &[ObjectId]) -> Result<HealthReport, TargetError> {
+        let deadline = Instant::now() + self.options.health_timeout;
+        loop {
+            let owned: Vec<ObjectId> = ids.to_vec();
+            let checks: Vec<(ObjectId, Health)> = stream::iter(owned)
+                .map(|id: ObjectId| async move {
+                    let health = self.health_of(&id).await?;
+                    Ok::<_, Error>((id, health))
+                })
+                .buffered(self.options.concurrency)
+                .try_collect()
+                .await?;
+            let waiting = checks
+                .iter()
+                .any(|(_, h)| matches!(h, Health::Progressing(_)));
+            let now = Instant::now();
+            if !waiting || now >= deadline {
+                return Ok(checks.into_iter().collect());
+            }
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(500))).await;
+        }
+    }
+}
+
+impl KubeTarget {
+    /// What to list: every (kind, namespace) of desired objects, and every kind the
+    /// parent names in every namespace it names.
+    async fn scopes(
+        &self,
+        desired: &ObjectSet,
+        resolved: &HashMap<(String, String), Option<Resource>>,
+        previous: &Inventory,
+    ) -> Result<Vec<Scope>, Error> {
+        let mut scopes: BTreeMap<(String, String, Option<String>), Scope> = BTreeMap::new();
+        for object in desired {
+            let key = (object.api_version().to_owned(), object.kind().to_owned());
+            let Some(Some(resource)) = resolved.get(&key) else {
+                continue; // defined by a CRD not applied yet: nothing live
+            };
+            let namespace = object.namespace().filter(|_| resource.namespaced);
+            scopes
+                .entry((
+                    object.group().to_owned(),
+                    object.kind().to_owned(),
+                    namespace.map(str::to_owned),
+                ))
+                .or_insert_with(|| Scope {
+                    resource: resource.clone(),
+                    namespace: namespace.map(str::to_owned),
+                    desired: Vec::new(),
+                })
+                .desired
+                .push(object.id());
+        }
+        let mut namespaces: BTreeSet<String> = previous.namespaces.clone();
+        namespaces.insert(self.parent_namespace.clone());
+        for gk in &previous.group_kinds {
+            let Some(resource) = self
+                .discovery
+                .resolve_group_kind(&self.client, &gk.group, &gk.kind)
+                .await?
+            else {
+                tracing::warn!(group = %gk.group, kind = %gk.kind, "the applyset names a kind the server no longer serves");
+                continue;
+            };
+            let in_namespaces: Vec<Option<String>> = if resource.namespaced {
+                namespaces.iter().cloned().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for namespace in in_namespaces {
+                scopes
+                    .entry((gk.group.clone(), gk.kind.clone(), namespace.clone()))
+                    .or_insert_with(|| Scope {
+                        resource: resource.clone(),
+                        namespace,
+                        desired: Vec::new(),
+                    });
+            }
+        }
+
+        Ok(scopes.into_values().collect())
+    }
+
+    /// Deletes the plan's prunes (when pruning) in reverse order: other kinds first, then
+    /// namespaces, then CRDs. Returns the inventory of the members kept.
+    async fn prune(
+        &self,
+        prunes: &[&Change],
+        options: &ApplyOptions,
+        report: &mut ApplyReport,
+    ) -> Result<Inventory, Error> {
+        let mut kept = Inventory::default();
+        let mut deletions: [Vec<&Object>; 2] = [Vec::new(), Vec::new()];
+        for change in prunes.iter().rev() {
+            let Action::Prune { live } = &change.action else {
+                continue;
+            };
+            let keep = !options.prune
+                || live.annotation(PRUNE_ANNOTATION) == Some("disabled")
+                || !self.is_member(live);
+            if keep {
+                if options.prune {
+                    tracing::info!(id = %change.id, "not pruned: annotated driftless.dev/prune: disabled or not an applyset member");
+                    report.prune_skipped.push(change.id.clone());
+                }
+                kept.add(
+                    GroupKind::new(live.group(), live.kind()),
+                    live.namespace(),
+                    &self.parent_namespace,
+                );
+            } else {
+                deletions[usize::from(is_first_stage(live))].push(live);
+            }
+        }
+        for stage in deletions {
+            let dry_run = options.dry_run;
+            let owned: Vec<Object> = stage.into_iter().cloned().collect();
+            let results: Vec<Result<ObjectId, Error>> = stream::iter(owned)
+                .map(|live: Object| async move { self.delete(&live, dry_run).await })
+                .buffered(self.options.concurrency)
+                .collect()
+                .await;
+            let mut failures = Vec::new();
+            for result in results {
+                match result {
+                    Ok(id) => report.pruned.push(id),
+                    Err(e) => failures.push(e),
+                }
+            }
+            Error::gather(failures)?;
+        }
+
+        Ok(kept)
+    }
+
+    async fn apply_one(
+        &self,
+        change: &Change,
+        options: &ApplyOptions,
+        pending: &HashMap<(String, String), bool>,
+    ) -> Result<Outcome, Error> {
+        let (desired, outcome) = match &change.action {
+            Action::Create { desired } => (desired, Outcome::Created),
+            Action::Update { desired, .. } => (desired, Outcome::Updated),
+            Action::Unchanged { .. } | Action::Prune { .. } => return Ok(Outcome::Updated),
+        };
+        let id = &change.id;
+        let resource = match self
+            .discovery
+            .resolve(&self.client, desired.api_version(), desired.kind())
+            .await?
+        {
+            Some(resource) => resource,
+            // In a dry run the CRD was not created, so the server cannot check its
+            // objects: they would be created.
+            None if options.dry_run
+                && pending
+                    .contains_key(&(desired.group().to_owned(), desired.kind().to_owned())) =>
+            {
+                return Ok(outcome);
+            }
+            None => {
+                return Err(Error::UnknownKind {
+                    api_version: desired.api_version().to_owned(),
+                    kind: desired.kind().to_owned(),
+                });
+            }
+        };
+        let namespace = desired.namespace().filter(|_| resource.namespaced);
+        let api = self.api(&resource, namespace);
+        let body = apply_body(desired, &self.applyset_id);
+        let params = PatchParams {
+            field_manager: Some(self.options.field_manager.clone()),
+            force: options.force,
+            dry_run: options.dry_run,
+            ..PatchParams::default()
+        };
+        let resource_name = resource.name();
+        let context = CallContext {
+            verb: "patch",
+            resource: &resource_name,
+            namespace,
+            id: Some(id),
+        };
+        let body = Patch::Apply(&body);
+        let patch = || async {
+            call::retrying("apply", || api.patch(desired.name(), &params, &body))
+                .await
+                .map_err(|e| context.error(e))
+        };
+        match patch().await {
+            Ok(_) => Ok(outcome),
+            Err(Error::Immutable { field, message, .. })
+                if options.force || desired.annotation(FORCE_ANNOTATION) == Some("enabled") =>
+            {
+                tracing::info!(%id, %field, %message, "recreating: an immutable field changed");
+                if options.dry_run {
+                    return Ok(outcome);
+                }
+                self.delete_and_wait(&api, &resource, id).await?;
+                patch().await?;
+                Ok(outcome)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_and_wait(
+        &self,
+        api: &Api<DynamicObject>,
+        resource: &Resource,
+        id: &ObjectId,
+    ) -> Result<(), Error> {
+        let resource_name = resource.name();
+        let context = CallContext {
+            verb: "delete",
+            resource: &resource_name,
+            namespace: id.namespace(),
+            id: Some(id),
+        };
+        let params = DeleteParams::background();
+        match call::retrying("delete", || api.delete(id.name(), &params)).await {
+            Ok(_) => {}
+            Err(e) if call::status_code(&e) == Some(404) => return Ok(()),
+            Err(e) => return Err(context.error(e)),
+        }
+        let deadline = Instant::now() + self.options.wait_timeout;
+        loop {
+            let found = call::retrying("get", || api.get_opt(id.name()))
+                .await
+                .map_err(|e| context.error(e))?;
+            if found.is_none() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: format!("{id} is deleted"),
+                    timeout: self.options.wait_timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn delete(&self, live: &Object, dry_run: bool) -> Result<ObjectId, Error> {
+        let id = live.id();
+        let resource = self
+            .discovery
+            .require(&self.client, live.api_version(), live.kind())
+            .await?;
+        let api = self.api(&resource, live.namespace());
+        let params = if dry_run {
+            DeleteParams::background().dry_run()
+        } else {
+            DeleteParams::background()
+        };
+        match call::retrying("delete", || api.delete(live.name(), &params)).await {
+            Ok(_) => Ok(id),
+            Err(e) if call::status_code(&e) == Some(404) => Ok(id),
+            Err(e) => Err(CallContext {
+                verb: "delete",
+                resource: &resource.name(),
+                namespace: live.namespace(),
+                id: Some(&id),
+            }
+            .error(e)),
+        }
+    }
+
+    async fn wait_established(&self, crd: &ObjectId) -> Result<(), Error> {
+        let resource = self
+            .discovery
+            .require(
+                &self.client,
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+            )
+            .await?;
+        let deadline = Instant::now() + self.options.wait_timeout;
+        loop {
+            if let Some(value) = self.get(&resource, None, crd.name()).await?
+                && health::evaluate(&value) == Health::Healthy
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: format!("{crd} is Established"),
+                    timeout: self.options.wait_timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn health_of(&self, id: &ObjectId) -> Result<Health, Error> {
+        let Some(resource) = self
+            .discovery
+            .resolve_group_kind(&self.client, id.group(), id.kind())
+            .await?
+        else {
+            return Ok(Health::Degraded(format!(
+                "the API server does not serve kind {} of group {:?}",
+                id.kind(),
+                id.group()
+            )));
+        };
+        Ok(
+            match self.get(&resource, id.namespace(), id.name()).await? {
+                Some(value) => health::evaluate(&value),
+                None => Health::Degraded("not found".into()),
+            },
+        )
+    }
+}

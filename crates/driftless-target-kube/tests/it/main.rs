@@ -1,0 +1,13 @@
+//! Tests of the Kubernetes target against the real kube-apiserver of the test run
+//! (`KUBECONFIG`, see `driftless_testkit::kube`), and an HTTP-level mock for what a
+//! real server cannot be made to do.
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
+mod apply;
+mod crd;
+mod dry_run;
+mod errors;
+mod health;
+mod immutable;
+mod prune;
+mod support;
