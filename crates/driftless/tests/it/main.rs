@@ -1,0 +1,3 @@
+//! Integration tests of the facade: whole reconciles through `Pipeline`.
+
+mod pipeline;
