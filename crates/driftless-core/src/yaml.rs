@@ -1469,5 +1469,19 @@ mod tests {
         fn loading_never_panics(text in "\\PC{0,64}") {
             let _ = from_str_multi(&text);
         }
+
+        /// Text made of YAML's own characters: whatever loads writes back to YAML that
+        /// reads as the same value (what the `yaml_load` fuzz target checks at scale).
+        #[test]
+        fn yaml_like_text_loads_or_fails_cleanly(
+            text in "([-:?,\\[\\]{}#&*!|>'\"%@ \n\ta-c0-2<~._+]|on|y|010|0x|1e3|\\.inf|---|\\.\\.\\.|&a |\\*a|<<: ){0,40}"
+        ) {
+            if let Ok(values) = from_str_multi(&text) {
+                for value in values {
+                    let written = to_string(&value).unwrap();
+                    prop_assert_eq!(from_str_multi(&written).unwrap(), vec![value], "{}", written);
+                }
+            }
+        }
     }
 }
