@@ -1,4 +1,5 @@
 //! End-to-end tests of the `driftless` command.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 mod apply_diff;
 mod render;

@@ -1,3 +1,4 @@
 //! Integration tests of the facade: whole reconciles through `Pipeline`.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 mod pipeline;
