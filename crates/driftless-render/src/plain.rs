@@ -382,6 +382,25 @@ fn collect_objects(
         }
         return Ok(());
     }
+    let found = match &value {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("a sequence"),
+        Value::String(_) => Some("a string"),
+        Value::Number(_) => Some("a number"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Null => Some("null"),
+    };
+    if let Some(found) = found {
+        return Err(Error::InvalidObject {
+            place: Box::new(place),
+            source: Box::new(driftless_core::Error::InvalidObject {
+                field: "document".into(),
+                reason: format!(
+                    "must be a mapping with apiVersion, kind and metadata, not {found}"
+                ),
+            }),
+        });
+    }
     match Object::new(value) {
         Ok(object) => {
             out.push((object, place));

@@ -77,7 +77,11 @@ fn missing_fields_name_the_document() {
             "apiVersion: v1\nkind: X\nmetadata: {name: \"\"}\n",
             "metadata.name must not be empty",
         ),
-        ("- just\n- a list\n", "an object must be a mapping"),
+        (
+            "- just\n- a list\n",
+            "document must be a mapping with apiVersion, kind and metadata, not a sequence",
+        ),
+        ("just text\n", "not a string"),
         (
             "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod}\n",
             "metadata.name is missing",
