@@ -95,7 +95,7 @@ pub(crate) fn generate(
     for (key, bytes) in pairs {
         match kind {
             GenKind::Secret => {
-                data.insert(key, Value::String(b64.encode(&bytes)));
+                data.insert(key, Value::String(wrapped_base64(&bytes)));
             }
             GenKind::ConfigMap => match String::from_utf8(bytes) {
                 Ok(text) => {
@@ -142,6 +142,25 @@ pub(crate) fn generate(
         }
     };
     Ok(res)
+}
+
+/// Base64 as Kustomize writes Secret data: lines of 70 characters, each ended by a
+/// newline once the text is that long.
+fn wrapped_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    let mut rest = encoded.as_str();
+    while !rest.is_empty() {
+        let (line, tail) = rest.split_at(rest.len().min(LINE));
+        out.push_str(line);
+        out.push('\n');
+        rest = tail;
+    }
+    out
 }
 
 fn string_map(map: &indexmap::IndexMap<String, String>) -> Value {

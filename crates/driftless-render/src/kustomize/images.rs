@@ -16,8 +16,11 @@ pub(crate) struct ImageUpdate<'a> {
 impl<'a> ImageUpdate<'a> {
     pub(crate) fn new(spec: &'a ImageSpec) -> Result<Self, String> {
         // Kustomize matches the name as a regular expression, unescaped.
-        let pattern = Regex::new(&format!("^{}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$", spec.name))
-            .map_err(|e| format!("images: name {:?} is not usable: {e}", spec.name))?;
+        let pattern = Regex::new(&format!(
+            "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
+            spec.name
+        ))
+        .map_err(|e| format!("images: name {:?} is not usable: {e}", spec.name))?;
         Ok(Self { spec, pattern })
     }
 

@@ -487,34 +487,7 @@ impl Build {
                 ),
             )?;
         }
-        for label in &k.labels {
-            let own: Vec<FieldSpec> = label.fields.iter().map(FieldSpec::from).collect();
-            let specs = if label.include_selectors {
-                labels::merged_specs(&own, &config.common_labels)
-            } else {
-                let mut base = own;
-                if label.include_templates {
-                    base = labels::merged_specs(&base, &config.template_labels);
-                }
-                labels::merged_specs(
-                    &base,
-                    &[FieldSpec::new("", "", "", "metadata/labels", true)],
-                )
-            };
-            at(kfile, labels::add_pairs(&mut acc.map, &label.pairs, &specs))?;
-        }
-        at(
-            kfile,
-            labels::add_pairs(&mut acc.map, &k.common_labels, &config.common_labels),
-        )?;
-        at(
-            kfile,
-            labels::add_pairs(
-                &mut acc.map,
-                &k.common_annotations,
-                &config.common_annotations,
-            ),
-        )?;
+        run_labels(acc, kfile, k, &config)?;
         for p in &k.patches_json6902 {
             let Some(target) = &p.target else {
                 return Err(Error::at(
@@ -572,19 +545,6 @@ impl Build {
                 .unwrap_or("")
                 .to_owned()
         };
-        let specs_or = |default: &[FieldSpec]| -> Result<Vec<FieldSpec>> {
-            match plugin.get("fieldSpecs") {
-                None | Some(Value::Null) => Ok(default.to_vec()),
-                Some(v) => {
-                    let raw: Vec<fieldspec::RawFieldSpec> = serde_json::from_value(v.clone())
-                        .map_err(|e| Error::InvalidKustomization {
-                            file: kfile.to_path_buf(),
-                            message: format!("transformers: {kind}: fieldSpecs: {e}"),
-                        })?;
-                    Ok(raw.iter().map(FieldSpec::from).collect())
-                }
-            }
-        };
         let bad = |e: serde_json::Error| Error::InvalidKustomization {
             file: kfile.to_path_buf(),
             message: format!("transformers: {kind}: {e}"),
@@ -597,14 +557,14 @@ impl Build {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 if !ns.is_empty() {
-                    let specs = specs_or(&config.namespace)?;
+                    let specs = plugin_specs(plugin, kfile, kind, &config.namespace)?;
                     at(kfile, namespace::transform(&mut acc.map, ns, &specs))?;
                 }
             }
             "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
                 let prefix = str_at("prefix");
                 let suffix = str_at("suffix");
-                let specs = specs_or(&config.name_prefix)?;
+                let specs = plugin_specs(plugin, kfile, kind, &config.name_prefix)?;
                 if !prefix.is_empty() {
                     at(
                         kfile,
@@ -628,7 +588,7 @@ impl Build {
                     None | Some(Value::Null) => StringMap::new(),
                     Some(v) => serde_json::from_value(v.clone()).map_err(bad)?,
                 };
-                let specs = specs_or(default)?;
+                let specs = plugin_specs(plugin, kfile, kind, default)?;
                 at(kfile, labels::add_pairs(&mut acc.map, &pairs, &specs))?;
             }
             "PatchTransformer" => {
@@ -645,7 +605,7 @@ impl Build {
                 let image: kustomization::ImageSpec =
                     serde_json::from_value(plugin.get("imageTag").cloned().unwrap_or(Value::Null))
                         .map_err(bad)?;
-                let specs = specs_or(&config.images)?;
+                let specs = plugin_specs(plugin, kfile, kind, &config.images)?;
                 let update = at(kfile, images::ImageUpdate::new(&image))?;
                 at(kfile, images::transform(&mut acc.map, &update, &specs))?;
             }
@@ -653,7 +613,7 @@ impl Build {
                 let replica: kustomization::ReplicaSpec =
                     serde_json::from_value(plugin.get("replica").cloned().unwrap_or(Value::Null))
                         .map_err(bad)?;
-                let specs = specs_or(&config.replicas)?;
+                let specs = plugin_specs(plugin, kfile, kind, &config.replicas)?;
                 at(kfile, replicas::transform(&mut acc.map, &replica, &specs))?;
             }
             "ReplacementTransformer" => {
@@ -772,6 +732,64 @@ impl Build {
                 kfile,
                 format!("more than one resource matches strategic merge patch {id}"),
             )),
+        }
+    }
+}
+
+/// `labels`, `commonLabels` and `commonAnnotations`.
+fn run_labels(
+    acc: &mut Acc,
+    kfile: &Path,
+    k: &Kustomization,
+    config: &TransformerConfig,
+) -> Result<()> {
+    for label in &k.labels {
+        let own: Vec<FieldSpec> = label.fields.iter().map(FieldSpec::from).collect();
+        let specs = if label.include_selectors {
+            labels::merged_specs(&own, &config.common_labels)
+        } else {
+            let mut base = own;
+            if label.include_templates {
+                base = labels::merged_specs(&base, &config.template_labels);
+            }
+            labels::merged_specs(
+                &base,
+                &[FieldSpec::new("", "", "", "metadata/labels", true)],
+            )
+        };
+        at(kfile, labels::add_pairs(&mut acc.map, &label.pairs, &specs))?;
+    }
+    at(
+        kfile,
+        labels::add_pairs(&mut acc.map, &k.common_labels, &config.common_labels),
+    )?;
+    at(
+        kfile,
+        labels::add_pairs(
+            &mut acc.map,
+            &k.common_annotations,
+            &config.common_annotations,
+        ),
+    )?;
+    Ok(())
+}
+
+/// The `fieldSpecs` of a transformer config, or the default ones.
+fn plugin_specs(
+    plugin: &Value,
+    kfile: &Path,
+    kind: &str,
+    default: &[FieldSpec],
+) -> Result<Vec<FieldSpec>> {
+    match plugin.get("fieldSpecs") {
+        None | Some(Value::Null) => Ok(default.to_vec()),
+        Some(v) => {
+            let raw: Vec<fieldspec::RawFieldSpec> =
+                serde_json::from_value(v.clone()).map_err(|e| Error::InvalidKustomization {
+                    file: kfile.to_path_buf(),
+                    message: format!("transformers: {kind}: fieldSpecs: {e}"),
+                })?;
+            Ok(raw.iter().map(FieldSpec::from).collect())
         }
     }
 }

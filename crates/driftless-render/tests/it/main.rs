@@ -5,6 +5,7 @@
 
 mod auto;
 mod errors;
+mod kustomize;
 mod plain;
 mod properties;
 mod snapshot;
