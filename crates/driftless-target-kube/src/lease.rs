@@ -1,0 +1,338 @@
+//! Leader election with a Kubernetes Lease (`coordination.k8s.io/v1`), so that several
+//! replicas of a controller can run and exactly one of them acts.
+//!
+//! The holder renews the Lease well within its duration; the others watch it and take
+//! it over once it has not been renewed for a whole duration, as measured on their own
+//! clock from when they last saw it change (so clock skew between machines does not
+//! matter). Every write carries the `resourceVersion` it read: of two replicas trying
+//! at once, one wins and the other sees a conflict and stays a follower.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use driftless_target_kube::lease::{LeaseLock, LeaseOptions, LeaseState};
+//!
+//! # async fn run() -> Result<(), driftless_target_kube::Error> {
+//! let lock = LeaseLock::connect(
+//!     LeaseOptions::new("ops", "driftless", "replica-a").duration(Duration::from_secs(15)),
+//! )
+//! .await?;
+//! loop {
+//!     match lock.try_acquire_or_renew().await? {
+//!         LeaseState::Held => { /* act */ }
+//!         LeaseState::HeldBy(other) => { /* wait: `other` acts */ let _ = other; }
+//!         LeaseState::Free => { /* nobody holds it */ }
+//!     }
+//!     tokio::time::sleep(lock.options().retry_period()).await;
+//! #   break;
+//! }
+//! lock.release().await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::Error;
+
+/// Which Lease, who we are, and how long a hold lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeaseOptions {
+    /// The Lease's namespace.
+    pub namespace: String,
+    /// The Lease's name.
+    pub name: String,
+    /// This replica's identity, written as the holder.
+    pub identity: String,
+    /// How long a hold lasts without renewal (default 15 s).
+    pub duration: Duration,
+    /// A kubeconfig file to use instead of `KUBECONFIG`/`~/.kube/config`/in-cluster.
+    pub kubeconfig: Option<PathBuf>,
+    /// A kubeconfig context to use instead of the current one.
+    pub context: Option<String>,
+}
+
+impl LeaseOptions {
+    /// Options for the Lease `namespace/name`, held as `identity`.
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        identity: impl Into<String>,
+    ) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            identity: identity.into(),
+            duration: Duration::from_secs(15),
+            kubeconfig: None,
+            context: None,
+        }
+    }
+
+    /// Sets [`duration`](Self::duration).
+    #[must_use]
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// Sets [`kubeconfig`](Self::kubeconfig).
+    #[must_use]
+    pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig = Some(path.into());
+        self
+    }
+
+    /// Sets [`context`](Self::context).
+    #[must_use]
+    pub fn context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// How often to call [`LeaseLock::try_acquire_or_renew`]: a third of the duration,
+    /// so a holder renews twice before its hold could lapse.
+    pub fn retry_period(&self) -> Duration {
+        self.duration / 3
+    }
+}
+
+/// Who holds the Lease after a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseState {
+    /// We do: act.
+    Held,
+    /// Another replica does (its identity): wait.
+    HeldBy(String),
+    /// Nobody (it was just released, or a take-over lost a race): try again.
+    Free,
+}
+
+/// A Lease lock on one API server.
+pub struct LeaseLock {
+    api: Api<Lease>,
+    options: LeaseOptions,
+    /// The holder and renew time last seen, and when (on our clock) it was first seen.
+    observed: Mutex<Option<(String, Instant)>>,
+}
+
+impl std::fmt::Debug for LeaseLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseLock")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeaseLock {
+    /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or the in-cluster
+    /// service account.
+    pub async fn connect(options: LeaseOptions) -> Result<Self, Error> {
+        let config_error =
+            |reason: String, e: Box<dyn std::error::Error + Send + Sync>| Error::Config {
+                context: options.context.clone(),
+                reason,
+                source: Some(e),
+            };
+        let kube_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let config = match &options.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                    config_error(
+                        format!("cannot read kubeconfig {}", path.display()),
+                        e.into(),
+                    )
+                })?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                    .await
+                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), e.into()))?
+            }
+            None if options.context.is_some() => kube::Config::from_kubeconfig(&kube_options)
+                .await
+                .map_err(|e| config_error("cannot load the kubeconfig".into(), e.into()))?,
+            None => kube::Config::infer().await.map_err(|e| {
+                config_error(
+                    "no kubeconfig (set KUBECONFIG or write ~/.kube/config) and not running in a \
+                     cluster"
+                        .into(),
+                    e.into(),
+                )
+            })?,
+        };
+        let client = kube::Client::try_from(config)
+            .map_err(|e| config_error("cannot build a client".into(), e.into()))?;
+        Ok(Self::with_client(client, options))
+    }
+
+    /// A lock using an existing client.
+    pub fn with_client(client: kube::Client, options: LeaseOptions) -> Self {
+        Self {
+            api: Api::namespaced(client, &options.namespace),
+            options,
+            observed: Mutex::new(None),
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &LeaseOptions {
+        &self.options
+    }
+
+    /// Takes the Lease if it is free or has lapsed, renews it if we hold it, and says
+    /// who holds it now.
+    pub async fn try_acquire_or_renew(&self) -> Result<LeaseState, Error> {
+        let now = MicroTime(Timestamp::now());
+        let seconds = i32::try_from(self.options.duration.as_secs().max(1)).unwrap_or(i32::MAX);
+        let Some(current) = self
+            .api
+            .get_opt(&self.options.name)
+            .await
+            .map_err(|e| self.api_error("get", e))?
+        else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.options.name.clone()),
+                    namespace: Some(self.options.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(self.options.identity.clone()),
+                    lease_duration_seconds: Some(seconds),
+                    acquire_time: Some(now.clone()),
+                    renew_time: Some(now),
+                    lease_transitions: Some(0),
+                    ..LeaseSpec::default()
+                }),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => {
+                    tracing::info!(lease = %self.options.name, identity = %self.options.identity, "acquired the lease");
+                    Ok(LeaseState::Held)
+                }
+                Err(e) if is_conflict(&e) => Ok(LeaseState::Free),
+                Err(e) => Err(self.api_error("create", e)),
+            };
+        };
+        let spec = current.spec.clone().unwrap_or_default();
+        let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
+        let ours = holder.as_deref() == Some(self.options.identity.as_str());
+        if !ours && let Some(holder) = &holder {
+            let duration = spec
+                .lease_duration_seconds
+                .and_then(|s| u64::try_from(s).ok())
+                .map_or(self.options.duration, Duration::from_secs);
+            if !self.lapsed(&spec, holder, duration) {
+                return Ok(LeaseState::HeldBy(holder.clone()));
+            }
+            tracing::info!(lease = %self.options.name, previous = %holder, "the lease lapsed; taking it over");
+        }
+        let mut lease = current;
+        let transitions = spec.lease_transitions.unwrap_or(0);
+        lease.spec = Some(LeaseSpec {
+            holder_identity: Some(self.options.identity.clone()),
+            lease_duration_seconds: Some(seconds),
+            acquire_time: if ours {
+                spec.acquire_time.clone()
+            } else {
+                Some(now.clone())
+            },
+            renew_time: Some(now),
+            lease_transitions: Some(if ours { transitions } else { transitions + 1 }),
+            ..spec
+        });
+        match self
+            .api
+            .replace(&self.options.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => {
+                if !ours {
+                    tracing::info!(lease = %self.options.name, identity = %self.options.identity, "acquired the lease");
+                }
+                Ok(LeaseState::Held)
+            }
+            Err(e) if is_conflict(&e) => Ok(LeaseState::Free),
+            Err(e) => Err(self.api_error("update", e)),
+        }
+    }
+
+    /// Gives the Lease up if we hold it, so another replica takes over at once.
+    pub async fn release(&self) -> Result<(), Error> {
+        let Some(mut lease) = self
+            .api
+            .get_opt(&self.options.name)
+            .await
+            .map_err(|e| self.api_error("get", e))?
+        else {
+            return Ok(());
+        };
+        let Some(spec) = lease.spec.as_mut() else {
+            return Ok(());
+        };
+        if spec.holder_identity.as_deref() != Some(self.options.identity.as_str()) {
+            return Ok(());
+        }
+        spec.holder_identity = None;
+        spec.lease_duration_seconds = Some(1);
+        spec.renew_time = Some(MicroTime(Timestamp::now()));
+        match self
+            .api
+            .replace(&self.options.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(lease = %self.options.name, identity = %self.options.identity, "released the lease");
+                Ok(())
+            }
+            // Someone else changed it meanwhile: it is not ours to release any more.
+            Err(e) if is_conflict(&e) => Ok(()),
+            Err(e) => Err(self.api_error("update", e)),
+        }
+    }
+
+    /// Whether another holder's hold lapsed: its record has not changed for `duration`
+    /// since we first saw it.
+    fn lapsed(&self, spec: &LeaseSpec, holder: &str, duration: Duration) -> bool {
+        let record = format!(
+            "{holder}/{}",
+            spec.renew_time
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default()
+        );
+        let mut observed = self
+            .observed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match observed.as_ref() {
+            Some((seen, since)) if *seen == record => since.elapsed() >= duration,
+            _ => {
+                *observed = Some((record, Instant::now()));
+                false
+            }
+        }
+    }
+
+    fn api_error(&self, verb: &str, source: kube::Error) -> Error {
+        Error::Api {
+            verb: verb.to_owned(),
+            resource: format!("leases.coordination.k8s.io/{}", self.options.name),
+            namespace: Some(self.options.namespace.clone()),
+            source: Box::new(source),
+        }
+    }
+}
+
+fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409)
+}
