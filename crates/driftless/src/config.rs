@@ -1,0 +1,800 @@
+//! The agent's configuration: one YAML file listing the apps to keep in sync.
+//!
+//! ```
+//! use driftless::config::AgentConfig;
+//!
+//! let config = AgentConfig::from_yaml(
+//!     "apiVersion: driftless.dev/v1alpha1\n\
+//!      kind: AgentConfig\n\
+//!      apps:\n\
+//!      - name: web\n\
+//!        source: {url: ./deploy}\n\
+//!        target: dir:/srv/live\n\
+//!        interval: 30s\n",
+//! )?;
+//! assert_eq!(config.apps[0].interval.as_secs(), 30);
+//!
+//! let error = AgentConfig::from_yaml(
+//!     "apps:\n- name: web\n  source: {url: ./deploy}\n  target: dir:/srv\n  interval: soon\n",
+//! )
+//! .unwrap_err();
+//! assert_eq!(error.field(), Some("apps[0].interval"));
+//! # Ok::<(), driftless::config::ConfigError>(())
+//! ```
+//!
+//! Every error names the field that is wrong (`apps[1].dependsOn[0]`): unknown fields,
+//! duplicate app names, unknown or cyclic `dependsOn`, durations that do not parse
+//! (`humantime`: `30s`, `5m`, `1h 30m`), source URLs and targets that cannot be used.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use driftless_render::RenderMode;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::spec::{SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec};
+use crate::{Pipeline, PipelineOptions};
+
+/// The `apiVersion` of an agent configuration.
+pub const API_VERSION: &str = "driftless.dev/v1alpha1";
+/// The `kind` of an agent configuration.
+pub const KIND: &str = "AgentConfig";
+
+/// What is wrong with a configuration, naming the field.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not YAML.
+    #[error("the configuration is not valid YAML")]
+    Yaml(#[source] driftless_core::yaml::YamlError),
+    /// A field has a wrong value, or is unknown, or missing.
+    #[error("{field}: {message}")]
+    Field {
+        /// The path of the field, e.g. `apps[1].interval` (empty for the whole file).
+        field: String,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Field {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The path of the field that is wrong, when the error is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Field { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+/// The agent's configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentConfig {
+    /// `driftless.dev/v1alpha1`.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// `AgentConfig`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// Where health, metrics, the status API and webhooks are served.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// History, audit journal and caches; survives restarts. Relative paths are taken
+    /// from the directory the agent runs in.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Elect one leader among replicas with a Kubernetes Lease; only the leader
+    /// reconciles.
+    #[serde(default)]
+    pub leader_election: Option<LeaderElection>,
+    /// The apps to keep in sync.
+    pub apps: Vec<AppConfig>,
+}
+
+/// A Kubernetes Lease that elects the replica that reconciles.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeaderElection {
+    /// The Lease's namespace.
+    pub namespace: String,
+    /// The Lease's name.
+    pub name: String,
+    /// How long a leader holds the Lease without renewing it (default 15s).
+    #[serde(default = "default_lease_duration", with = "duration")]
+    pub lease_duration: Duration,
+    /// This replica's identity (default: `$POD_NAME`, else the host name and process id).
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+/// One app: a source, how to render it, and where to apply it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppConfig {
+    /// A unique name: letters, digits, `-`, `_` and `.` (it is used in URLs and as the
+    /// target's inventory name).
+    pub name: String,
+    /// Where desired state comes from.
+    pub source: SourceConfig,
+    /// How to render: `auto`, `plain` or `kustomize`.
+    #[serde(default)]
+    pub render: RenderMode,
+    /// `dir:PATH`, `kube` or `kube:CONTEXT`.
+    pub target: String,
+    /// How often to reconcile (and correct drift).
+    #[serde(default = "default_interval", with = "duration")]
+    pub interval: Duration,
+    /// Delete objects applied before and no longer desired.
+    #[serde(default = "default_true")]
+    pub prune: bool,
+    /// Do not reconcile until resumed.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Apps that must be healthy at their current revision before this one reconciles.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Wait this long for applied objects to become healthy; unset: do not wait.
+    #[serde(default, with = "opt_duration")]
+    pub health_timeout: Option<Duration>,
+    /// Reconcile at once on a verified push notification.
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// Where an app's desired state comes from.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceConfig {
+    /// A git URL, `oci://…`, or a local directory.
+    pub url: String,
+    /// Follow this branch.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Follow this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Follow the highest tag in this semver range.
+    #[serde(default)]
+    pub semver: Option<String>,
+    /// Stay at this commit.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// The folder inside the source to render.
+    #[serde(default)]
+    pub path: PathBuf,
+    /// Credentials.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// Credentials for a source, each read from a file.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A bearer token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// A user name, with `passwordFile`.
+    #[serde(default)]
+    pub username_file: Option<PathBuf>,
+    /// A password, with `usernameFile`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// An SSH private key, with `knownHostsFile`.
+    #[serde(default)]
+    pub ssh_key_file: Option<PathBuf>,
+    /// SSH known hosts, with `sshKeyFile`.
+    #[serde(default)]
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+/// A push notification endpoint, `POST /hooks/<app>`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The file holding the shared secret (trailing newlines are ignored).
+    pub secret_file: PathBuf,
+}
+
+fn default_api_version() -> String {
+    API_VERSION.to_owned()
+}
+
+fn default_kind() -> String {
+    KIND.to_owned()
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".driftless")
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_lease_duration() -> Duration {
+    Duration::from_secs(15)
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Durations as humantime strings: `30s`, `5m`, `1h 30m`.
+mod duration {
+    use super::{Deserialize, Deserializer, Duration};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {text:?} ({e}): write e.g. 30s, 5m or 1h 30m"
+            ))
+        })
+    }
+
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+mod opt_duration {
+    use super::{Deserialize, Deserializer, Duration};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::duration")] Duration);
+        Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(d)| d))
+    }
+
+    #[allow(clippy::ref_option)] // serde's `with` passes a reference to the field
+    pub(super) fn serialize<S: serde::Serializer>(
+        d: &Option<Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_yaml(&text)
+    }
+
+    /// Parses and validates a configuration.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let mut docs = driftless_core::yaml::from_str_multi(text).map_err(ConfigError::Yaml)?;
+        if docs.len() != 1 {
+            return Err(ConfigError::at(
+                "",
+                format!(
+                    "expected one YAML document, found {}: the configuration is one AgentConfig",
+                    docs.len()
+                ),
+            ));
+        }
+        let doc = docs.remove(0);
+        let config: Self = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let field = e.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            ConfigError::at(field, e.into_inner().to_string())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: names, references between apps, URLs, targets.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.api_version != API_VERSION {
+            return Err(ConfigError::at(
+                "apiVersion",
+                format!("unsupported {:?}: use {API_VERSION}", self.api_version),
+            ));
+        }
+        if self.kind != KIND {
+            return Err(ConfigError::at(
+                "kind",
+                format!("unsupported {:?}: use {KIND}", self.kind),
+            ));
+        }
+        if let Some(election) = &self.leader_election {
+            for (field, value) in [("namespace", &election.namespace), ("name", &election.name)] {
+                if !is_dns_name(value) {
+                    return Err(ConfigError::at(
+                        format!("leaderElection.{field}"),
+                        format!("{value:?} is not a Kubernetes name (lowercase letters, digits, '-', '.')"),
+                    ));
+                }
+            }
+            if election.lease_duration < Duration::from_secs(2) {
+                return Err(ConfigError::at(
+                    "leaderElection.leaseDuration",
+                    "must be at least 2s",
+                ));
+            }
+        }
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, app) in self.apps.iter().enumerate() {
+            app.validate(&format!("apps[{i}]"))?;
+            if let Some(first) = index.insert(&app.name, i) {
+                return Err(ConfigError::at(
+                    format!("apps[{i}].name"),
+                    format!("duplicate app name {:?} (also apps[{first}])", app.name),
+                ));
+            }
+        }
+        for (i, app) in self.apps.iter().enumerate() {
+            for (j, dep) in app.depends_on.iter().enumerate() {
+                if !index.contains_key(dep.as_str()) {
+                    return Err(ConfigError::at(
+                        format!("apps[{i}].dependsOn[{j}]"),
+                        format!("unknown app {dep:?}: dependsOn names apps of this file"),
+                    ));
+                }
+                if dep == &app.name {
+                    return Err(ConfigError::at(
+                        format!("apps[{i}].dependsOn[{j}]"),
+                        format!("app {dep:?} depends on itself"),
+                    ));
+                }
+            }
+        }
+        self.order().map(|_| ())
+    }
+
+    /// The app named `name`.
+    pub fn app(&self, name: &str) -> Option<&AppConfig> {
+        self.apps.iter().find(|app| app.name == name)
+    }
+
+    /// Indexes of the apps, each after the apps it depends on (Kahn's algorithm; ties in
+    /// file order). A cycle is an error naming it.
+    pub fn order(&self) -> Result<Vec<usize>, ConfigError> {
+        let index: BTreeMap<&str, usize> = self
+            .apps
+            .iter()
+            .enumerate()
+            .map(|(i, app)| (app.name.as_str(), i))
+            .collect();
+        let mut waiting_on: Vec<usize> = self.apps.iter().map(|a| a.depends_on.len()).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.apps.len()];
+        for (i, app) in self.apps.iter().enumerate() {
+            for dep in &app.depends_on {
+                if let Some(&d) = index.get(dep.as_str()) {
+                    dependents[d].push(i);
+                }
+            }
+        }
+        let mut ready: BTreeSet<usize> = (0..self.apps.len()).filter(|&i| waiting_on[i] == 0).collect();
+        let mut order = Vec::with_capacity(self.apps.len());
+        while let Some(i) = ready.pop_first() {
+            order.push(i);
+            for &next in &dependents[i] {
+                waiting_on[next] -= 1;
+                if waiting_on[next] == 0 {
+                    ready.insert(next);
+                }
+            }
+        }
+        if order.len() == self.apps.len() {
+            return Ok(order);
+        }
+        // Every app left waits on another app left: walk the first one's dependencies
+        // until a name repeats, which is the cycle.
+        let left: BTreeSet<usize> = (0..self.apps.len()).filter(|&i| waiting_on[i] > 0).collect();
+        let start = left.first().copied().unwrap_or_default();
+        let mut path = vec![start];
+        let mut current = start;
+        loop {
+            let next = self.apps[current]
+                .depends_on
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .find(|d| left.contains(d))
+                .unwrap_or(start);
+            if let Some(pos) = path.iter().position(|&p| p == next) {
+                let cycle: Vec<&str> = path[pos..]
+                    .iter()
+                    .chain(std::iter::once(&next))
+                    .map(|&i| self.apps[i].name.as_str())
+                    .collect();
+                return Err(ConfigError::at(
+                    format!("apps[{}].dependsOn", path[pos]),
+                    format!("dependency cycle: {}", cycle.join(" -> ")),
+                ));
+            }
+            path.push(next);
+            current = next;
+        }
+    }
+
+    /// Where sources are cached: `<stateDir>/cache`.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.state_dir.join("cache")
+    }
+}
+
+impl AppConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        if !is_app_name(&self.name) {
+            return Err(ConfigError::at(
+                format!("{at}.name"),
+                format!(
+                    "{:?} is not a valid app name: use 1 to 63 letters, digits, '-', '_' or '.', \
+                     starting with a letter or digit",
+                    self.name
+                ),
+            ));
+        }
+        self.source.validate(&format!("{at}.source"))?;
+        self.target_spec()
+            .map_err(|e| ConfigError::at(format!("{at}.target"), e.to_string()))?;
+        if self.interval < Duration::from_secs(1) {
+            return Err(ConfigError::at(
+                format!("{at}.interval"),
+                "must be at least 1s",
+            ));
+        }
+        if let Some(webhook) = &self.webhook
+            && webhook.secret_file.as_os_str().is_empty()
+        {
+            return Err(ConfigError::at(
+                format!("{at}.webhook.secretFile"),
+                "must name the file holding the shared secret",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The source, as a spec.
+    pub fn source_spec(&self) -> Result<SourceSpec, crate::Error> {
+        self.source.url.parse()
+    }
+
+    /// The target, as a spec.
+    pub fn target_spec(&self) -> Result<TargetSpec, crate::Error> {
+        self.target.parse()
+    }
+
+    /// The reference this app follows.
+    pub fn source_ref(&self) -> SourceRef {
+        let s = &self.source;
+        match (&s.branch, &s.tag, &s.semver, &s.commit) {
+            (branch, _, _, Some(id)) => SourceRef::Commit {
+                id: id.clone(),
+                branch: branch.clone(),
+            },
+            (Some(branch), ..) => SourceRef::Branch(branch.clone()),
+            (_, Some(tag), ..) => SourceRef::Tag(tag.clone()),
+            (_, _, Some(range), _) => SourceRef::Semver(range.clone()),
+            _ => SourceRef::Default,
+        }
+    }
+
+    /// The pipeline options this app asks for.
+    pub fn pipeline_options(&self) -> PipelineOptions {
+        PipelineOptions::default()
+            .path(&self.source.path)
+            .apply(driftless_core::ApplyOptions::default().prune(self.prune))
+            .health_timeout(self.health_timeout)
+    }
+
+    /// Opens the app's source, renderer and target into a [`Pipeline`]; sources cache
+    /// under `cache_dir`.
+    pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, crate::Error> {
+        let options = SourceOptions::default()
+            .reference(self.source_ref())
+            .auth(self.source.auth.as_ref().map(AuthConfig::to_auth).unwrap_or_default())
+            .cache_dir(cache_dir);
+        let source = crate::spec::open_source(&self.source_spec()?, &options)?;
+        let renderer = crate::spec::renderer(self.render);
+        let target = crate::spec::open_target(
+            &self.target_spec()?,
+            &TargetOptions::default().inventory_name(&self.name),
+        )
+        .await?;
+        Ok(Pipeline::from_dyn(source, renderer, target).with_options(self.pipeline_options()))
+    }
+}
+
+impl AuthConfig {
+    /// The credentials as the sources take them. Validation made sure that at most one
+    /// kind is given, and whole.
+    pub fn to_auth(&self) -> SourceAuth {
+        if let Some(token_file) = &self.token_file {
+            return SourceAuth::Token {
+                token_file: token_file.clone(),
+            };
+        }
+        if let (Some(username_file), Some(password_file)) = (&self.username_file, &self.password_file) {
+            return SourceAuth::Basic {
+                username_file: username_file.clone(),
+                password_file: password_file.clone(),
+            };
+        }
+        if let Some(key_file) = &self.ssh_key_file {
+            return SourceAuth::Ssh {
+                key_file: key_file.clone(),
+                known_hosts_file: self.known_hosts_file.clone(),
+            };
+        }
+        SourceAuth::None
+    }
+}
+
+impl SourceConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        let spec: SourceSpec = self
+            .url
+            .parse()
+            .map_err(|e: crate::Error| ConfigError::at(format!("{at}.url"), e.to_string()))?;
+        if let SourceSpec::Git(url) | SourceSpec::Oci(url) = &spec
+            && url.contains("://")
+        {
+            let parsed = url::Url::parse(url).map_err(|e| {
+                ConfigError::at(format!("{at}.url"), format!("invalid URL {url:?}: {e}"))
+            })?;
+            if parsed.scheme() != "file" && parsed.host_str().is_none_or(str::is_empty) {
+                return Err(ConfigError::at(
+                    format!("{at}.url"),
+                    format!("invalid URL {url:?}: it has no host"),
+                ));
+            }
+        }
+        let refs = [
+            ("branch", &self.branch),
+            ("tag", &self.tag),
+            ("semver", &self.semver),
+            ("commit", &self.commit),
+        ];
+        for (field, value) in refs {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(ConfigError::at(format!("{at}.{field}"), "must not be empty"));
+            }
+        }
+        let chosen: Vec<&str> = [("tag", &self.tag), ("semver", &self.semver)]
+            .iter()
+            .chain([("branch", &self.branch)].iter())
+            .filter(|(_, v)| v.is_some())
+            .map(|(f, _)| *f)
+            .collect();
+        if chosen.len() > 1 {
+            return Err(ConfigError::at(
+                format!("{at}.{}", chosen[0]),
+                format!("give only one of branch, tag and semver (found {})", chosen.join(", ")),
+            ));
+        }
+        if self.commit.is_some() && (self.tag.is_some() || self.semver.is_some()) {
+            return Err(ConfigError::at(
+                format!("{at}.commit"),
+                "a commit goes alone or with a branch, not with tag or semver",
+            ));
+        }
+        if let Some(range) = &self.semver {
+            semver::VersionReq::parse(range).map_err(|e| {
+                ConfigError::at(format!("{at}.semver"), format!("invalid range {range:?}: {e}"))
+            })?;
+        }
+        if matches!(spec, SourceSpec::Local(_))
+            && refs.iter().any(|(_, value)| value.is_some())
+        {
+            return Err(ConfigError::at(
+                format!("{at}.url"),
+                format!("{} is a local directory: it has no branch, tag or commit", self.url),
+            ));
+        }
+        if self.path.is_absolute()
+            || self.path.components().any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(ConfigError::at(
+                format!("{at}.path"),
+                format!("{} must be relative and stay inside the source", self.path.display()),
+            ));
+        }
+        if let Some(auth) = &self.auth {
+            let kinds: Vec<&str> = [
+                ("tokenFile", auth.token_file.is_some()),
+                ("usernameFile", auth.username_file.is_some() || auth.password_file.is_some()),
+                ("sshKeyFile", auth.ssh_key_file.is_some() || auth.known_hosts_file.is_some()),
+            ]
+            .iter()
+            .filter(|(_, given)| *given)
+            .map(|(name, _)| *name)
+            .collect();
+            if kinds.len() > 1 {
+                return Err(ConfigError::at(
+                    format!("{at}.auth.{}", kinds[1]),
+                    format!("give one kind of credentials (found {})", kinds.join(", ")),
+                ));
+            }
+            if auth.username_file.is_some() != auth.password_file.is_some() {
+                let missing = if auth.username_file.is_some() { "passwordFile" } else { "usernameFile" };
+                return Err(ConfigError::at(
+                    format!("{at}.auth.{missing}"),
+                    "usernameFile and passwordFile go together",
+                ));
+            }
+            if auth.known_hosts_file.is_some() && auth.ssh_key_file.is_none() {
+                return Err(ConfigError::at(format!("{at}.auth.sshKeyFile"), "knownHostsFile needs sshKeyFile"));
+            }
+            if matches!(spec, SourceSpec::Local(_)) {
+                return Err(ConfigError::at(
+                    format!("{at}.auth"),
+                    format!("{} is a local directory: it takes no credentials", self.url),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_app_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\n";
+
+    fn app(name: &str, extra: &str) -> String {
+        format!("- name: {name}\n  source: {{url: ./deploy}}\n  target: dir:/tmp/live\n{extra}")
+    }
+
+    fn parse(apps: &str) -> Result<AgentConfig, ConfigError> {
+        AgentConfig::from_yaml(&format!("{HEAD}apps:\n{apps}"))
+    }
+
+    fn field_of(apps: &str) -> (String, String) {
+        match parse(apps).unwrap_err() {
+            ConfigError::Field { field, message } => (field, message),
+            other => panic!("not a field error: {other}"),
+        }
+    }
+
+    #[test]
+    fn full_example_parses_with_defaults() {
+        let config = AgentConfig::from_yaml(&format!(
+            "{HEAD}listen: 127.0.0.1:9191\nstateDir: /var/lib/d\n\
+             leaderElection: {{namespace: ops, name: driftless}}\napps:\n\
+             - name: web\n  source:\n    url: https://git.example.com/org/repo.git\n    \
+             branch: main\n    path: deploy/prod\n  render: kustomize\n  target: dir:/srv\n  \
+             interval: 1m 30s\n  prune: false\n  dependsOn: [infra]\n  healthTimeout: 5m\n  \
+             webhook: {{secretFile: /etc/secret}}\n{}",
+            app("infra", "")
+        ))
+        .unwrap();
+        let web = config.app("web").unwrap();
+        assert_eq!(web.interval, Duration::from_secs(90));
+        assert_eq!(web.health_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(web.render, RenderMode::Kustomize);
+        assert_eq!(web.source_ref(), SourceRef::Branch("main".into()));
+        assert!(!web.prune);
+        let infra = config.app("infra").unwrap();
+        assert_eq!(infra.interval, Duration::from_secs(60));
+        assert!(infra.prune);
+        assert_eq!(config.listen.port(), 9191);
+        assert_eq!(config.leader_election.as_ref().unwrap().lease_duration, Duration::from_secs(15));
+        assert_eq!(config.order().unwrap(), vec![1, 0]);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let (field, message) = field_of(&app("web", "  intervall: 1m\n"));
+        assert_eq!(field, "apps[0].intervall");
+        assert!(message.contains("unknown field `intervall`"), "{message}");
+        let (field, _) = field_of(&app("web", "  webhook: {secret: x}\n"));
+        assert_eq!(field, "apps[0].webhook.secret");
+        let err = AgentConfig::from_yaml("apps: []\nlisten2: x\n").unwrap_err();
+        assert!(err.to_string().contains("listen2"), "{err}");
+    }
+
+    #[test]
+    fn bad_durations_are_named() {
+        let apps = format!("{}{}", app("a", ""), app("b", "  interval: 5 parsecs\n"));
+        let (field, message) = field_of(&apps);
+        assert_eq!(field, "apps[1].interval");
+        assert!(message.contains("invalid duration"), "{message}");
+        let (field, _) = field_of(&app("a", "  healthTimeout: soon\n"));
+        assert_eq!(field, "apps[0].healthTimeout");
+        let (field, _) = field_of(&app("a", "  interval: 0s\n"));
+        assert_eq!(field, "apps[0].interval");
+    }
+
+    #[test]
+    fn duplicate_names_are_named() {
+        let (field, message) = field_of(&format!("{}{}", app("web", ""), app("web", "")));
+        assert_eq!(field, "apps[1].name");
+        assert!(message.contains("also apps[0]"), "{message}");
+    }
+
+    #[test]
+    fn unknown_and_cyclic_dependencies() {
+        let (field, message) = field_of(&app("a", "  dependsOn: [nope]\n"));
+        assert_eq!(field, "apps[0].dependsOn[0]");
+        assert!(message.contains("nope"), "{message}");
+        let apps = format!(
+            "{}{}{}",
+            app("a", "  dependsOn: [b]\n"),
+            app("b", "  dependsOn: [c]\n"),
+            app("c", "  dependsOn: [a]\n")
+        );
+        let (field, message) = field_of(&apps);
+        assert_eq!(field, "apps[0].dependsOn");
+        assert_eq!(message, "dependency cycle: a -> b -> c -> a");
+        let (_, message) = field_of(&app("a", "  dependsOn: [a]\n"));
+        assert!(message.contains("itself"), "{message}");
+    }
+
+    #[test]
+    fn bad_urls_and_targets_are_named() {
+        let bad = "- name: a\n  source: {url: 'https://'}\n  target: dir:/x\n";
+        assert_eq!(field_of(bad).0, "apps[0].source.url");
+        let bad = "- name: a\n  source: {url: 's3://bucket'}\n  target: dir:/x\n";
+        assert_eq!(field_of(bad).0, "apps[0].source.url");
+        let bad = "- name: a\n  source: {url: ./x}\n  target: cluster\n";
+        assert_eq!(field_of(bad).0, "apps[0].target");
+        let bad = "- name: a\n  source: {url: ./x, branch: main}\n  target: dir:/x\n";
+        assert_eq!(field_of(bad).0, "apps[0].source.url");
+        let bad = "- name: a\n  source: {url: 'https://h/r.git', branch: m, tag: v1}\n  target: dir:/x\n";
+        assert_eq!(field_of(bad).0, "apps[0].source.tag");
+        let bad = "- name: 'a b'\n  source: {url: ./x}\n  target: dir:/x\n";
+        assert_eq!(field_of(bad).0, "apps[0].name");
+        let err = AgentConfig::from_yaml(&format!("{HEAD}listen: nowhere\napps: []\n")).unwrap_err();
+        assert_eq!(err.field(), Some("listen"));
+    }
+
+    #[test]
+    fn yaml_errors_keep_their_position() {
+        let err = AgentConfig::from_yaml("apps: [\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Yaml(_)), "{err}");
+    }
+}
