@@ -1,7 +1,7 @@
 //! Normalization: what is left of an object once the fields a server sets are gone.
 
 use driftless_core::Object;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Metadata fields a server sets (or that only describe the stored copy), never part of
 /// what a user declares.
@@ -53,29 +53,51 @@ pub(crate) const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-app
 /// # Ok::<(), driftless_core::Error>(())
 /// ```
 pub fn normalize(object: &Object) -> Object {
-    let mut object = object.clone();
-    let Some(root) = object.as_value_mut().as_object_mut() else {
-        return object;
+    let Some(root) = object.as_value().as_object() else {
+        return object.clone();
     };
-    root.shift_remove("status");
-    if let Some(Value::Object(metadata)) = root.get_mut("metadata") {
-        for key in SERVER_METADATA {
-            metadata.shift_remove(*key);
-        }
-        if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
-            annotations.shift_remove(LAST_APPLIED_ANNOTATION);
-        }
-        for key in ["annotations", "labels"] {
-            if metadata
-                .get(key)
-                .and_then(Value::as_object)
-                .is_some_and(serde_json::Map::is_empty)
-            {
-                metadata.shift_remove(key);
+    let mut normalized = Map::with_capacity(root.len());
+    for (key, value) in root {
+        match (key.as_str(), value) {
+            ("status", _) => {}
+            ("metadata", Value::Object(metadata)) => {
+                normalized.insert(key.clone(), Value::Object(normalize_metadata(metadata)));
+            }
+            _ => {
+                normalized.insert(key.clone(), value.clone());
             }
         }
     }
-    object
+    // Only `status` and metadata entries went: apiVersion, kind and name are still there.
+    Object::new(Value::Object(normalized)).unwrap_or_else(|_| object.clone())
+}
+
+/// `metadata` without server-set fields, the last-applied annotation and empty label or
+/// annotation maps. Copies only what it keeps (`managedFields` can be large).
+pub(crate) fn normalize_metadata(metadata: &Map<String, Value>) -> Map<String, Value> {
+    let mut normalized = Map::with_capacity(metadata.len());
+    for (key, value) in metadata {
+        if SERVER_METADATA.contains(&key.as_str()) {
+            continue;
+        }
+        let value = match (key.as_str(), value) {
+            ("annotations", Value::Object(annotations)) => Value::Object(
+                annotations
+                    .iter()
+                    .filter(|(k, _)| *k != LAST_APPLIED_ANNOTATION)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            _ => value.clone(),
+        };
+        if matches!(key.as_str(), "annotations" | "labels")
+            && value.as_object().is_some_and(Map::is_empty)
+        {
+            continue;
+        }
+        normalized.insert(key.clone(), value);
+    }
+    normalized
 }
 
 #[cfg(test)]

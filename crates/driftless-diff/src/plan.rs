@@ -7,7 +7,8 @@ use json_patch::jsonptr::{Pointer, PointerBuf};
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::{Map, Number, Value};
 
-use crate::{DiffOptions, normalize};
+use crate::DiffOptions;
+use crate::normalize::{normalize, normalize_metadata};
 
 /// Compares `desired` with `live` into a [`Plan`].
 ///
@@ -64,9 +65,6 @@ pub fn plan(desired: &ObjectSet, live: &LiveState, options: &DiffOptions) -> Pla
 }
 
 fn compare(id: &ObjectId, desired: &Object, live: &LiveObject, options: &DiffOptions) -> Action {
-    let normalized_desired = normalize(desired);
-    let normalized_live = normalize(&live.object);
-    let last_applied = live.last_applied.as_ref().map(normalize);
     let rules: Vec<PointerBuf> = options
         .ignore
         .iter()
@@ -78,10 +76,10 @@ fn compare(id: &ObjectId, desired: &Object, live: &LiveObject, options: &DiffOpt
         path: PointerBuf::new(),
         changes: Vec::new(),
     };
-    walker.walk(
-        normalized_desired.as_value(),
-        Some(normalized_live.as_value()),
-        last_applied.as_ref().map(Object::as_value),
+    walker.walk_root(
+        desired.as_value(),
+        live.object.as_value(),
+        live.last_applied.as_ref().map(Object::as_value),
     );
     if walker.changes.is_empty() {
         return Action::Unchanged {
@@ -113,7 +111,7 @@ fn compare(id: &ObjectId, desired: &Object, live: &LiveObject, options: &DiffOpt
     }
     Action::Update {
         desired: desired.clone(),
-        live: normalized_live,
+        live: normalize(&live.object),
         fields,
         patch: Patch(operations),
     }
@@ -172,6 +170,44 @@ impl Walker<'_> {
         }
     }
 
+    /// Walks two whole objects as if both were [`normalize`]d, without copying them: the
+    /// top-level `status` is skipped and `metadata` is compared normalized.
+    fn walk_root(&mut self, desired: &Value, live: &Value, applied: Option<&Value>) {
+        let (Value::Object(desired), Value::Object(live)) = (desired, live) else {
+            self.walk(desired, Some(live), applied);
+            return;
+        };
+        if self.ignored() {
+            return;
+        }
+        let applied = applied.and_then(Value::as_object);
+        let metadata = |map: &Map<String, Value>| match map.get("metadata") {
+            Some(Value::Object(metadata)) => Some(Value::Object(normalize_metadata(metadata))),
+            other => other.cloned(),
+        };
+        let desired_metadata = metadata(desired);
+        let live_metadata = metadata(live);
+        let applied_metadata = applied.and_then(metadata);
+        for (key, desired_value) in desired {
+            self.path.push_back(key);
+            match key.as_str() {
+                "status" => {}
+                "metadata" => self.walk(
+                    desired_metadata.as_ref().unwrap_or(desired_value),
+                    live_metadata.as_ref(),
+                    applied_metadata.as_ref(),
+                ),
+                _ => self.walk(
+                    desired_value,
+                    live.get(key),
+                    applied.and_then(|a| a.get(key)),
+                ),
+            }
+            self.path.pop_back();
+        }
+        self.removals(desired, live, applied, Some("status"));
+    }
+
     fn walk_maps(
         &mut self,
         desired: &Map<String, Value>,
@@ -187,9 +223,20 @@ impl Walker<'_> {
             );
             self.path.pop_back();
         }
-        // Fields we applied before and no longer desire: ours to remove.
+        self.removals(desired, live, applied, None);
+    }
+
+    /// Fields we applied before and no longer desire, that live still holds: ours to
+    /// remove (all but `skip`).
+    fn removals(
+        &mut self,
+        desired: &Map<String, Value>,
+        live: &Map<String, Value>,
+        applied: Option<&Map<String, Value>>,
+        skip: Option<&str>,
+    ) {
         for key in applied.into_iter().flat_map(Map::keys) {
-            if desired.contains_key(key) {
+            if desired.contains_key(key) || skip == Some(key.as_str()) {
                 continue;
             }
             if let Some(live_value) = live.get(key) {

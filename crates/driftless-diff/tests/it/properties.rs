@@ -87,6 +87,49 @@ fn dropped(desired: &Value, applied: Option<&Value>, actual: Option<&Value>) -> 
     }
 }
 
+/// An object whose metadata and status hold arbitrary picks of what a server sets,
+/// empty label and annotation maps, and the last-applied annotation.
+fn served_object() -> impl Strategy<Value = Object> {
+    let metadata_key = prop_oneof![
+        Just("uid"),
+        Just("resourceVersion"),
+        Just("generation"),
+        Just("managedFields"),
+        Just("creationTimestamp"),
+        Just("labels"),
+        Just("annotations"),
+        Just("finalizers"),
+    ];
+    let annotations = prop::collection::btree_map(
+        prop_oneof![
+            Just("kubectl.kubernetes.io/last-applied-configuration".to_owned()),
+            "[a-b]".prop_map(|k| format!("example.com/{k}")),
+        ],
+        "[xy]{0,1}",
+        0..3,
+    )
+    .prop_map(|m| json!(m));
+    let labels = prop::collection::btree_map("[a-b]", "[xy]{0,1}", 0..2).prop_map(|m| json!(m));
+    (
+        prop::collection::vec(
+            (metadata_key, prop_oneof![value(), annotations, labels]),
+            0..5,
+        ),
+        body(),
+        prop::option::of(value()),
+    )
+        .prop_map(|(metadata, body, status)| {
+            let mut object = object("o", &body).into_value();
+            for (key, value) in metadata {
+                object["metadata"][key] = value;
+            }
+            if let Some(status) = status {
+                object["status"] = status;
+            }
+            Object::new(object).unwrap()
+        })
+}
+
 fn live_state(objects: &[(Object, Option<Object>)], inventory: &[ObjectId]) -> LiveState {
     let mut live = LiveState::default();
     for (object, last_applied) in objects {
@@ -192,6 +235,34 @@ proptest! {
         // And once patched, nothing is left to do.
         let replanned = plan_one(&desired_object, Object::new(after).unwrap(), normalized_applied);
         prop_assert!(!replanned.has_changes(), "{replanned:?}");
+    }
+
+    /// Planning raw objects gives what planning their normalized forms gives.
+    #[test]
+    fn plans_compare_normalized_objects(
+        desired in served_object(),
+        live in served_object(),
+        applied in prop::option::of(served_object()),
+    ) {
+        let normalized = |o: &Object| driftless_diff::normalize(o);
+        let raw = plan_one(&desired, live.clone(), applied.clone().map(Object::into_value));
+        let pre = plan_one(
+            &normalized(&desired),
+            normalized(&live),
+            applied.as_ref().map(|a| normalized(a).into_value()),
+        );
+        match (&raw.changes[0].action, &pre.changes[0].action) {
+            (Action::Unchanged { .. }, Action::Unchanged { .. }) => {}
+            (
+                Action::Update { fields: f1, patch: p1, live: l1, .. },
+                Action::Update { fields: f2, patch: p2, live: l2, .. },
+            ) => {
+                prop_assert_eq!(f1, f2);
+                prop_assert_eq!(p1, p2);
+                prop_assert_eq!(l1, l2);
+            }
+            (a, b) => return Err(TestCaseError::fail(format!("{a:?} != {b:?}"))),
+        }
     }
 
     /// Ignored fields are never part of a change or a patch.
