@@ -369,13 +369,41 @@ impl Cache {
     /// shared by all remotes and never locked.
     fn ls_remote_repo(&self) -> Result<PathBuf, Error> {
         let path = self.root.join("ls-remote.git");
-        if gix::open_opts(&path, gix::open::Options::isolated()).is_ok() {
-            return Ok(path);
+        if path.exists() {
+            if gix::open_opts(&path, gix::open::Options::isolated()).is_ok() {
+                return Ok(path);
+            }
+            // Corrupt: move it aside atomically, so a concurrent resolve that just
+            // opened a good one is not disturbed, then delete it.
+            discard(&path)?;
         }
-        let _ = std::fs::remove_dir_all(&path);
         init_bare_atomically(&self.root, &path)?;
         Ok(path)
     }
+}
+
+/// Moves `path` to a unique name next to it and deletes it there.
+fn discard(path: &Path) -> Result<(), Error> {
+    let parent = path.parent().unwrap_or(path);
+    let trash = tempfile::Builder::new()
+        .prefix(".trash-")
+        .tempdir_in(parent)
+        .map_err(|source| Error::Io {
+            action: "create a temporary folder in",
+            path: parent.to_owned(),
+            source,
+        })?;
+    let target = trash.path().join("repo");
+    match std::fs::rename(path, &target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io {
+            action: "move the corrupt cached repository away from",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+    // `trash` is deleted with its contents when dropped.
 }
 
 fn mkdirs(path: &Path) -> Result<(), Error> {
@@ -399,10 +427,10 @@ fn init_bare_atomically(parent: &Path, path: &Path) -> Result<(), Error> {
             path: parent.to_owned(),
             source,
         })?;
-    gix::init_bare(tmp.path()).map_err(|e| Error::Cache {
-        url: String::new(),
-        path: path.to_owned(),
-        source: Cause::from_gix(&e, &[]),
+    gix::init_bare(tmp.path()).map_err(|e| Error::Io {
+        action: "initialize a git repository in",
+        path: tmp.path().to_owned(),
+        source: std::io::Error::other(Cause::from_gix(&e, &[])),
     })?;
     match std::fs::rename(tmp.path(), path) {
         Ok(()) => {
@@ -579,7 +607,7 @@ pub(crate) fn ensure_snapshot(
                     error = %cause.chain(),
                     "cached repository is corrupt; rebuilding it"
                 );
-                remove_repo(&repo_path)?;
+                discard(&repo_path)?;
             }
             Err(CheckoutError::Objects(cause)) => {
                 return Err(Error::Cache {
@@ -621,18 +649,6 @@ fn lock(path: &Path) -> Result<File, Error> {
     Ok(file)
 }
 
-fn remove_repo(path: &Path) -> Result<(), Error> {
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(Error::Io {
-            action: "remove the corrupt cached repository",
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
 /// Opens the cached bare repository, creating it, or rebuilding it when it cannot be
 /// opened or one of its refs points to an unreadable commit.
 fn open_cached(
@@ -655,7 +671,7 @@ fn open_cached(
                 );
             }
         }
-        remove_repo(path)?;
+        discard(path)?;
     }
     let parent = path.parent().unwrap_or(path);
     init_bare_atomically(parent, path)?;
@@ -780,6 +796,32 @@ fn fetch_commit(
     Ok(())
 }
 
+/// How old a temporary folder must be before it is taken for the leftover of a
+/// crashed process.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Deletes temporary folders that crashed processes left in `dir`.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if stale {
+            tracing::debug!(path = %entry.path().display(), "removing a stale temporary folder");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Checks `commit` out into a temporary folder next to `snapshot` and renames it into
 /// place.
 fn write_snapshot(
@@ -791,6 +833,7 @@ fn write_snapshot(
 ) -> Result<(), CheckoutError> {
     let start = Instant::now();
     let snapshots = cache.snapshots();
+    remove_stale_temporaries(&snapshots);
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempdir_in(&snapshots)
