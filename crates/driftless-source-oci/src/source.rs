@@ -258,8 +258,21 @@ impl OciSource {
     }
 
     /// Where a fetched revision's files are kept.
+    /// `<cache>/snapshots/<digest hex>`, with a suffix naming the layer media type
+    /// when one is chosen (another layer of the same artifact is another tree).
     pub fn snapshot_dir(&self, revision: &Revision) -> PathBuf {
-        self.cache_dir.join("snapshots").join(revision.hex())
+        let name = match &self.options.layer_media_type {
+            Some(media_type) => {
+                let tag = sha256_digest(media_type.as_bytes());
+                format!(
+                    "{}-{}",
+                    revision.hex(),
+                    &tag["sha256:".len().."sha256:".len() + 12]
+                )
+            }
+            None => revision.hex().to_owned(),
+        };
+        self.cache_dir.join("snapshots").join(name)
     }
 
     async fn registry_auth(&self) -> Result<oci_client::secrets::RegistryAuth, Error> {

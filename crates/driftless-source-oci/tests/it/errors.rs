@@ -192,7 +192,27 @@ async fn layers_are_chosen_by_media_type() {
         .push((GENERIC_LAYER_MEDIA_TYPES[0].to_owned(), other));
     raw_push(&registry, "app", "mixed", &mixed).await;
     let src = source(&format!("{}:mixed", registry.url("app")), cache.path());
-    let snapshot = src.fetch(&src.resolve().await.unwrap()).await.unwrap();
+    let revision = src.resolve().await.unwrap();
+    let snapshot = src.fetch(&revision).await.unwrap();
+    assert_eq!(
+        read_tree(snapshot.root()).into_keys().collect::<Vec<_>>(),
+        ["a.yaml"]
+    );
+    // Another layer of the same artifact, in the same cache: another tree.
+    let generic = OciSource::new(
+        OciSourceOptions::new(format!("{}:mixed", registry.url("app")))
+            .cache_dir(cache.path())
+            .layer_media_type(GENERIC_LAYER_MEDIA_TYPES[0]),
+    )
+    .unwrap();
+    let other_snapshot = generic.fetch(&revision).await.unwrap();
+    assert_ne!(other_snapshot.root(), snapshot.root());
+    assert_eq!(
+        read_tree(other_snapshot.root())
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["b.yaml"]
+    );
     assert_eq!(
         read_tree(snapshot.root()).into_keys().collect::<Vec<_>>(),
         ["a.yaml"]
