@@ -245,6 +245,12 @@ impl Remote {
             // Credentials are sent with every request; if the server asks again they
             // were wrong, and nothing else (no helper, no prompt) is consulted.
             .with_credentials(|_action| Ok(None));
+        if self.is_http() && rustls::crypto::CryptoProvider::get_default().is_none() {
+            // reqwest builds its TLS configuration from the process-wide provider
+            // (even for plain HTTP, in case of redirects); install ring's unless the
+            // application chose one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         if self.is_http()
             && let Some(options) = remote
                 .repo()
