@@ -3,21 +3,12 @@
 //! ```
 //! use driftless::config::AgentConfig;
 //!
-//! let config = AgentConfig::from_yaml(
-//!     "apiVersion: driftless.dev/v1alpha1\n\
-//!      kind: AgentConfig\n\
-//!      apps:\n\
-//!      - name: web\n\
-//!        source: {url: ./deploy}\n\
-//!        target: dir:/srv/live\n\
-//!        interval: 30s\n",
-//! )?;
+//! let text = "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\napps:\n\
+//!             - name: web\n  source: {url: ./deploy}\n  target: dir:/srv/live\n  interval: 30s\n";
+//! let config = AgentConfig::from_yaml(text)?;
 //! assert_eq!(config.apps[0].interval.as_secs(), 30);
 //!
-//! let error = AgentConfig::from_yaml(
-//!     "apps:\n- name: web\n  source: {url: ./deploy}\n  target: dir:/srv\n  interval: soon\n",
-//! )
-//! .unwrap_err();
+//! let error = AgentConfig::from_yaml(&text.replace("30s", "soon")).unwrap_err();
 //! assert_eq!(error.field(), Some("apps[0].interval"));
 //! # Ok::<(), driftless::config::ConfigError>(())
 //! ```
@@ -335,7 +326,9 @@ impl AgentConfig {
                 if !is_dns_name(value) {
                     return Err(ConfigError::at(
                         format!("leaderElection.{field}"),
-                        format!("{value:?} is not a Kubernetes name (lowercase letters, digits, '-', '.')"),
+                        format!(
+                            "{value:?} is not a Kubernetes name (lowercase letters, digits, '-', '.')"
+                        ),
                     ));
                 }
             }
@@ -398,7 +391,9 @@ impl AgentConfig {
                 }
             }
         }
-        let mut ready: BTreeSet<usize> = (0..self.apps.len()).filter(|&i| waiting_on[i] == 0).collect();
+        let mut ready: BTreeSet<usize> = (0..self.apps.len())
+            .filter(|&i| waiting_on[i] == 0)
+            .collect();
         let mut order = Vec::with_capacity(self.apps.len());
         while let Some(i) = ready.pop_first() {
             order.push(i);
@@ -414,7 +409,9 @@ impl AgentConfig {
         }
         // Every app left waits on another app left: walk the first one's dependencies
         // until a name repeats, which is the cycle.
-        let left: BTreeSet<usize> = (0..self.apps.len()).filter(|&i| waiting_on[i] > 0).collect();
+        let left: BTreeSet<usize> = (0..self.apps.len())
+            .filter(|&i| waiting_on[i] > 0)
+            .collect();
         let start = left.first().copied().unwrap_or_default();
         let mut path = vec![start];
         let mut current = start;
@@ -517,7 +514,13 @@ impl AppConfig {
     pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, crate::Error> {
         let options = SourceOptions::default()
             .reference(self.source_ref())
-            .auth(self.source.auth.as_ref().map(AuthConfig::to_auth).unwrap_or_default())
+            .auth(
+                self.source
+                    .auth
+                    .as_ref()
+                    .map(AuthConfig::to_auth)
+                    .unwrap_or_default(),
+            )
             .cache_dir(cache_dir);
         let source = crate::spec::open_source(&self.source_spec()?, &options)?;
         let renderer = crate::spec::renderer(self.render);
@@ -539,7 +542,9 @@ impl AuthConfig {
                 token_file: token_file.clone(),
             };
         }
-        if let (Some(username_file), Some(password_file)) = (&self.username_file, &self.password_file) {
+        if let (Some(username_file), Some(password_file)) =
+            (&self.username_file, &self.password_file)
+        {
             return SourceAuth::Basic {
                 username_file: username_file.clone(),
                 password_file: password_file.clone(),
@@ -556,6 +561,7 @@ impl AuthConfig {
 }
 
 impl SourceConfig {
+    #[allow(clippy::too_many_lines)] // one check after the other, each naming its field
     fn validate(&self, at: &str) -> Result<(), ConfigError> {
         let spec: SourceSpec = self
             .url
@@ -582,7 +588,10 @@ impl SourceConfig {
         ];
         for (field, value) in refs {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                return Err(ConfigError::at(format!("{at}.{field}"), "must not be empty"));
+                return Err(ConfigError::at(
+                    format!("{at}.{field}"),
+                    "must not be empty",
+                ));
             }
         }
         let chosen: Vec<&str> = [("tag", &self.tag), ("semver", &self.semver)]
@@ -594,7 +603,10 @@ impl SourceConfig {
         if chosen.len() > 1 {
             return Err(ConfigError::at(
                 format!("{at}.{}", chosen[0]),
-                format!("give only one of branch, tag and semver (found {})", chosen.join(", ")),
+                format!(
+                    "give only one of branch, tag and semver (found {})",
+                    chosen.join(", ")
+                ),
             ));
         }
         if self.commit.is_some() && (self.tag.is_some() || self.semver.is_some()) {
@@ -605,30 +617,46 @@ impl SourceConfig {
         }
         if let Some(range) = &self.semver {
             semver::VersionReq::parse(range).map_err(|e| {
-                ConfigError::at(format!("{at}.semver"), format!("invalid range {range:?}: {e}"))
+                ConfigError::at(
+                    format!("{at}.semver"),
+                    format!("invalid range {range:?}: {e}"),
+                )
             })?;
         }
-        if matches!(spec, SourceSpec::Local(_))
-            && refs.iter().any(|(_, value)| value.is_some())
-        {
+        if matches!(spec, SourceSpec::Local(_)) && refs.iter().any(|(_, value)| value.is_some()) {
             return Err(ConfigError::at(
                 format!("{at}.url"),
-                format!("{} is a local directory: it has no branch, tag or commit", self.url),
+                format!(
+                    "{} is a local directory: it has no branch, tag or commit",
+                    self.url
+                ),
             ));
         }
         if self.path.is_absolute()
-            || self.path.components().any(|c| matches!(c, std::path::Component::ParentDir))
+            || self
+                .path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
         {
             return Err(ConfigError::at(
                 format!("{at}.path"),
-                format!("{} must be relative and stay inside the source", self.path.display()),
+                format!(
+                    "{} must be relative and stay inside the source",
+                    self.path.display()
+                ),
             ));
         }
         if let Some(auth) = &self.auth {
             let kinds: Vec<&str> = [
                 ("tokenFile", auth.token_file.is_some()),
-                ("usernameFile", auth.username_file.is_some() || auth.password_file.is_some()),
-                ("sshKeyFile", auth.ssh_key_file.is_some() || auth.known_hosts_file.is_some()),
+                (
+                    "usernameFile",
+                    auth.username_file.is_some() || auth.password_file.is_some(),
+                ),
+                (
+                    "sshKeyFile",
+                    auth.ssh_key_file.is_some() || auth.known_hosts_file.is_some(),
+                ),
             ]
             .iter()
             .filter(|(_, given)| *given)
@@ -641,14 +669,21 @@ impl SourceConfig {
                 ));
             }
             if auth.username_file.is_some() != auth.password_file.is_some() {
-                let missing = if auth.username_file.is_some() { "passwordFile" } else { "usernameFile" };
+                let missing = if auth.username_file.is_some() {
+                    "passwordFile"
+                } else {
+                    "usernameFile"
+                };
                 return Err(ConfigError::at(
                     format!("{at}.auth.{missing}"),
                     "usernameFile and passwordFile go together",
                 ));
             }
             if auth.known_hosts_file.is_some() && auth.ssh_key_file.is_none() {
-                return Err(ConfigError::at(format!("{at}.auth.sshKeyFile"), "knownHostsFile needs sshKeyFile"));
+                return Err(ConfigError::at(
+                    format!("{at}.auth.sshKeyFile"),
+                    "knownHostsFile needs sshKeyFile",
+                ));
             }
             if matches!(spec, SourceSpec::Local(_)) {
                 return Err(ConfigError::at(
@@ -680,6 +715,7 @@ fn is_dns_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -722,7 +758,10 @@ mod tests {
         assert_eq!(infra.interval, Duration::from_secs(60));
         assert!(infra.prune);
         assert_eq!(config.listen.port(), 9191);
-        assert_eq!(config.leader_election.as_ref().unwrap().lease_duration, Duration::from_secs(15));
+        assert_eq!(
+            config.leader_election.as_ref().unwrap().lease_duration,
+            Duration::from_secs(15)
+        );
         assert_eq!(config.order().unwrap(), vec![1, 0]);
     }
 
@@ -784,11 +823,13 @@ mod tests {
         assert_eq!(field_of(bad).0, "apps[0].target");
         let bad = "- name: a\n  source: {url: ./x, branch: main}\n  target: dir:/x\n";
         assert_eq!(field_of(bad).0, "apps[0].source.url");
-        let bad = "- name: a\n  source: {url: 'https://h/r.git', branch: m, tag: v1}\n  target: dir:/x\n";
+        let bad =
+            "- name: a\n  source: {url: 'https://h/r.git', branch: m, tag: v1}\n  target: dir:/x\n";
         assert_eq!(field_of(bad).0, "apps[0].source.tag");
         let bad = "- name: 'a b'\n  source: {url: ./x}\n  target: dir:/x\n";
         assert_eq!(field_of(bad).0, "apps[0].name");
-        let err = AgentConfig::from_yaml(&format!("{HEAD}listen: nowhere\napps: []\n")).unwrap_err();
+        let err =
+            AgentConfig::from_yaml(&format!("{HEAD}listen: nowhere\napps: []\n")).unwrap_err();
         assert_eq!(err.field(), Some("listen"));
     }
 

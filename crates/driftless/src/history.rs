@@ -24,7 +24,7 @@
 //! })?;
 //! let syncs = history.syncs("web", 10)?;
 //! assert_eq!(syncs[0].created, 3);
-//! # Ok::<(), driftless::history::HistoryError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -425,7 +425,10 @@ impl History {
         action: &'static str,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), TxError>,
     ) -> Result<(), HistoryError> {
-        let txn = self.db.begin_write().map_err(|e| self.store_error(action, e))?;
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| self.store_error(action, e))?;
         match f(&txn) {
             Ok(()) => txn.commit().map_err(|e| self.store_error(action, e)),
             Err(TxError::Store(e)) => Err(self.store_error(action, e)),
@@ -438,7 +441,10 @@ impl History {
         action: &'static str,
         f: impl FnOnce(&redb::ReadTransaction) -> Result<T, TxError>,
     ) -> Result<T, HistoryError> {
-        let txn = self.db.begin_read().map_err(|e| self.store_error(action, e))?;
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.store_error(action, e))?;
         f(&txn).map_err(|e| match e {
             TxError::Store(e) => self.store_error(action, e),
             TxError::History(e) => e,
@@ -490,6 +496,7 @@ pub fn rfc3339(time: SystemTime) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -511,26 +518,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let history = History::open(dir.path()).unwrap();
-            history.record_sync(&sync("web", "sha256:aa", SyncResult::Succeeded)).unwrap();
-            history.record_sync(&sync("infra", "sha256:bb", SyncResult::Succeeded)).unwrap();
-            let failed = history.record_sync(&sync("web", "sha256:cc", SyncResult::Failed)).unwrap();
+            history
+                .record_sync(&sync("web", "sha256:aa", SyncResult::Succeeded))
+                .unwrap();
+            history
+                .record_sync(&sync("infra", "sha256:bb", SyncResult::Succeeded))
+                .unwrap();
+            let failed = history
+                .record_sync(&sync("web", "sha256:cc", SyncResult::Failed))
+                .unwrap();
             assert_eq!(failed.id, 2);
             history.audit("web", "suspend", "api", None).unwrap();
             history
-                .set_app_state("web", &AppState { suspended: true, pinned: Some("sha256:aa".into()) })
+                .set_app_state(
+                    "web",
+                    &AppState {
+                        suspended: true,
+                        pinned: Some("sha256:aa".into()),
+                    },
+                )
                 .unwrap();
-            assert!(matches!(History::open(dir.path()), Err(HistoryError::InUse { .. })));
+            assert!(matches!(
+                History::open(dir.path()),
+                Err(HistoryError::InUse { .. })
+            ));
         }
         let history = History::open(dir.path()).unwrap();
         let web = history.syncs("web", 10).unwrap();
         assert_eq!(
-            web.iter().map(|s| s.revision.as_deref().unwrap()).collect::<Vec<_>>(),
+            web.iter()
+                .map(|s| s.revision.as_deref().unwrap())
+                .collect::<Vec<_>>(),
             ["sha256:cc", "sha256:aa"]
         );
         assert_eq!(history.syncs("web", 1).unwrap().len(), 1);
         assert_eq!(history.syncs("infra", 10).unwrap().len(), 1);
         assert_eq!(history.syncs("other", 10).unwrap().len(), 0);
-        let ok = history.last_sync("web", Some(SyncResult::Succeeded)).unwrap().unwrap();
+        let ok = history
+            .last_sync("web", Some(SyncResult::Succeeded))
+            .unwrap()
+            .unwrap();
         assert_eq!(ok.revision.as_deref(), Some("sha256:aa"));
         assert_eq!(history.applied_revisions("web").unwrap(), ["sha256:aa"]);
         let audit = history.audit_entries(Some("web"), 10).unwrap();
@@ -543,8 +570,12 @@ mod tests {
     fn app_names_with_common_prefixes_stay_apart() {
         let dir = tempfile::tempdir().unwrap();
         let history = History::open(dir.path()).unwrap();
-        history.record_sync(&sync("web", "sha256:aa", SyncResult::Succeeded)).unwrap();
-        history.record_sync(&sync("web2", "sha256:bb", SyncResult::Succeeded)).unwrap();
+        history
+            .record_sync(&sync("web", "sha256:aa", SyncResult::Succeeded))
+            .unwrap();
+        history
+            .record_sync(&sync("web2", "sha256:bb", SyncResult::Succeeded))
+            .unwrap();
         assert_eq!(history.syncs("web", 10).unwrap().len(), 1);
         assert_eq!(history.syncs("we", 10).unwrap().len(), 0);
     }
