@@ -9,6 +9,7 @@
 //!
 //! ```no_run
 //! use driftless_core::{ApplyOptions, Object, ObjectSet, Target};
+//! use driftless_diff::DiffOptions;
 //! use driftless_target_kube::{KubeOptions, KubeTarget};
 //! use serde_json::json;
 //!
@@ -22,14 +23,10 @@
 //! // The namespace of the context is filled in, and the ApplySet label added.
 //! let desired = target.prepare(desired).await?;
 //! let live = target.live(&desired).await?;
-//! # let plan: driftless_core::Plan = todo_plan(&desired, &live);
-//! // `plan` comes from the differ: driftless_diff::plan(&desired, &live, &options).
+//! let plan = driftless_diff::plan(&desired, &live, &DiffOptions::default());
 //! let report = target.apply(&plan, &ApplyOptions::default().prune(true)).await?;
-//! println!("created {:?}", report.created);
+//! assert_eq!(report.created.len() + report.updated.len() + report.unchanged.len(), 1);
 //! # Ok(())
-//! # }
-//! # fn todo_plan(_: &ObjectSet, _: &driftless_core::LiveState) -> driftless_core::Plan {
-//! #     driftless_core::Plan::default()
 //! # }
 //! ```
 
@@ -39,7 +36,6 @@ mod discovery;
 mod error;
 mod fields;
 mod health;
-pub mod lease;
 mod options;
 mod target;
 

@@ -794,18 +794,19 @@ impl KubeTarget {
             Action::Unchanged { .. } | Action::Prune { .. } => return Ok(Outcome::Updated),
         };
         let id = &change.id;
+        let defined_here =
+            pending.contains_key(&(desired.group().to_owned(), desired.kind().to_owned()));
         let resource = match self
             .discovery
             .resolve(&self.client, desired.api_version(), desired.kind())
             .await?
         {
             Some(resource) => resource,
+            // Its CRD was just applied: the server may take a moment to serve it.
+            None if defined_here && !options.dry_run => self.await_kind(desired).await?,
             // In a dry run the CRD was not created, so the server cannot check its
             // objects: they would be created.
-            None if options.dry_run
-                && pending
-                    .contains_key(&(desired.group().to_owned(), desired.kind().to_owned())) =>
-            {
+            None if defined_here => {
                 return Ok(outcome);
             }
             None => {
@@ -913,6 +914,29 @@ impl KubeTarget {
                 id: Some(&id),
             }
             .error(e)),
+        }
+    }
+
+    /// Waits until discovery serves the kind of `desired` (defined by a CRD applied in
+    /// the same pass).
+    async fn await_kind(&self, desired: &Object) -> Result<Resource, Error> {
+        let deadline = Instant::now() + self.options.wait_timeout;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.discovery.invalidate(desired.group());
+            if let Some(resource) = self
+                .discovery
+                .resolve(&self.client, desired.api_version(), desired.kind())
+                .await?
+            {
+                return Ok(resource);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::UnknownKind {
+                    api_version: desired.api_version().to_owned(),
+                    kind: desired.kind().to_owned(),
+                });
+            }
         }
     }
 
