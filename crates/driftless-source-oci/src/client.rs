@@ -48,6 +48,8 @@ pub(crate) fn new_client(reference: &OciReference, insecure: bool) -> Client {
         connect_timeout: Some(Duration::from_secs(30)),
         read_timeout: Some(Duration::from_secs(120)),
         user_agent: concat!("driftless/", env!("CARGO_PKG_VERSION")),
+        // Blobs are in memory already: one PUT is fewer round trips than chunks.
+        use_monolithic_push: true,
         ..ClientConfig::default()
     })
 }
@@ -70,6 +72,14 @@ pub(crate) fn map_error(
             Error::Unreachable {
                 registry: reference.registry().to_owned(),
                 scheme: scheme(reference, insecure),
+                source: Box::new(error),
+            }
+        }
+        OciDistributionError::RequestError(e)
+            if matches!(e.status().map(|s| s.as_u16()), Some(401 | 403)) =>
+        {
+            Error::Unauthorized {
+                reference: shown(),
                 source: Box::new(error),
             }
         }

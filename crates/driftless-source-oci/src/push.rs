@@ -211,14 +211,26 @@ pub async fn push(dir: &Path, reference: &str, options: &PushOptions) -> Result<
         .auth(&client_ref, &auth, RegistryOperation::Push)
         .await
         .map_err(fail("push"))?;
-    client
-        .push_blob(&client_ref, artifact.layer.clone(), &artifact.layer_digest)
-        .await
-        .map_err(fail("layer blob"))?;
-    client
-        .push_blob(&client_ref, CONFIG, &sha256_digest(CONFIG))
-        .await
-        .map_err(fail("config blob"))?;
+    let config_digest = sha256_digest(CONFIG);
+    let blobs: [(&'static str, &[u8], &str); 2] = [
+        ("layer blob", &artifact.layer, &artifact.layer_digest),
+        ("config blob", CONFIG, &config_digest),
+    ];
+    for (what, data, digest) in blobs {
+        // Content-addressed: a blob the repository has is not sent again.
+        if client
+            .blob_exists(&client_ref, digest)
+            .await
+            .map_err(fail(what))?
+        {
+            tracing::debug!(digest, "blob already in the repository");
+            continue;
+        }
+        client
+            .push_blob(&client_ref, data.to_vec(), digest)
+            .await
+            .map_err(fail(what))?;
+    }
     let content_type = http::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE);
     client
         .push_manifest_raw(&client_ref, artifact.manifest.clone(), content_type)

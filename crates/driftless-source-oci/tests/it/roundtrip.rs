@@ -54,6 +54,20 @@ async fn push_then_fetch_by_tag() {
         "no staging leftovers"
     );
 
+    // Pushing the same content again uploads no blob, only the manifest.
+    let uploads = |log: &str| log.matches("POST /v2/team/app/blobs/uploads/").count();
+    let before = uploads(&registry.log());
+    assert_eq!(before, 2, "layer and config were uploaded once");
+    let again = push(
+        dir.path(),
+        &format!("{}:again", registry.url("team/app")),
+        &options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.revision.digest(), pushed.revision.digest());
+    assert_eq!(uploads(&registry.log()), before);
+
     // A second fetch finds the snapshot in the cache, even with the registry gone.
     drop(registry);
     let again = source.fetch(&revision).await.unwrap();
