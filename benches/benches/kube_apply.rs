@@ -117,7 +117,8 @@ fn kubectl_requests(log: &str) -> (usize, usize) {
             ("PUT", false),
             ("DELETE", false),
         ] {
-            if line.contains(&format!("\"{method} https://")) || line.contains(&format!("] {method} https://"))
+            if line.contains(&format!("\"{method} https://"))
+                || line.contains(&format!("] {method} https://"))
             {
                 if read {
                     reads += 1;
@@ -149,7 +150,14 @@ fn kube_apply(c: &mut Criterion) {
     let k_again = kubectl_requests(&run(&mut kubectl_apply(ns.name(), &file, true)));
     eprintln!(
         "kube_apply/{n}: requests (reads/writes): driftless apply {}/{}, reapply {}/{}; kubectl apply {}/{}, reapply {}/{}",
-        first.reads, first.writes, again.reads, again.writes, k_first.0, k_first.1, k_again.0, k_again.1
+        first.reads,
+        first.writes,
+        again.reads,
+        again.writes,
+        k_first.0,
+        k_first.1,
+        k_again.0,
+        k_again.1
     );
     assert_eq!(again.writes, 0, "an unchanged reapply writes nothing");
 
