@@ -353,24 +353,44 @@ pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
     out
 }
 
-/// Replaces `scheme://user:pass@host` with `scheme://***@host` wherever it occurs.
+/// Removes credentials from every URL in `text`: the whole user-info of HTTP(S) URLs
+/// (a token may be the user name), the password of others (`ssh://git@host` keeps
+/// its user name).
 fn scrub_url_userinfo(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
+        let scheme_start = head[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |p| p + 1);
+        let is_http = head[scheme_start..i]
+            .to_ascii_lowercase()
+            .starts_with("http");
         let authority_end = tail
             .find(|c: char| {
                 c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
             })
             .unwrap_or(tail.len());
         let authority = &tail[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            out.push_str("***@");
-            out.push_str(&authority[at + 1..]);
-        } else {
-            out.push_str(authority);
+        match authority.rfind('@') {
+            Some(at) if is_http => {
+                out.push_str("***@");
+                out.push_str(&authority[at + 1..]);
+            }
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
         }
         rest = &tail[authority_end..];
     }
@@ -391,7 +411,9 @@ mod tests {
             scrubbed,
             "GET https://***@example.com/repo.git failed; token *** rejected"
         );
-        assert_eq!(scrub("ssh://git@host:22/x", &[]), "ssh://***@host:22/x");
+        assert_eq!(scrub("ssh://git@host:22/x", &[]), "ssh://git@host:22/x");
+        assert_eq!(scrub("ssh://git:pw@host/x", &[]), "ssh://git:***@host/x");
+        assert_eq!(scrub("(HTTPS://tok@h/x)", &[]), "(HTTPS://***@h/x)");
         assert_eq!(scrub("no url here", &[]), "no url here");
     }
 

@@ -40,4 +40,4 @@ mod source;
 
 pub use error::{Cause, Error};
 pub use options::{GitAuth, GitRef, GitSourceOptions, Secret};
-pub use source::GitSource;
+pub use source::{GitSource, is_git_url, is_local_repository};

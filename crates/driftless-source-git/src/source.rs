@@ -156,6 +156,32 @@ impl GitSource {
     }
 }
 
+/// Whether `source` is a remote git address (`https://`, `http://`, `ssh://`,
+/// `git://`, `file://` or scp-like `user@host:path`), as opposed to a local path or
+/// another kind of source (`oci://`). A local path may still be a git repository;
+/// [`is_local_repository`] tells.
+pub fn is_git_url(source: &str) -> bool {
+    use gix::bstr::ByteSlice;
+    if source.starts_with("file://") {
+        return true;
+    }
+    match gix::url::parse(source.as_bytes().as_bstr()) {
+        Ok(url) => matches!(
+            url.scheme,
+            gix::url::Scheme::Http
+                | gix::url::Scheme::Https
+                | gix::url::Scheme::Ssh
+                | gix::url::Scheme::Git
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Whether `path` is a local git repository (bare, or a work tree with `.git`).
+pub fn is_local_repository(path: &Path) -> bool {
+    gix::open_opts(path, gix::open::Options::isolated()).is_ok()
+}
+
 fn revision(reference: Option<&str>, commit: &str) -> Result<Revision, Error> {
     Revision::new(reference, "sha1", commit).map_err(|_| Error::InvalidCommit {
         sha: commit.to_owned(),
@@ -271,6 +297,28 @@ mod tests {
             GitSource::new(bad_path),
             Err(Error::PathOutsideRepository { .. })
         ));
+    }
+
+    #[test]
+    fn tells_git_urls_from_other_sources() {
+        for url in [
+            "https://h/r.git",
+            "http://h:8080/r",
+            "ssh://git@h:2222/r.git",
+            "git@github.com:org/repo.git",
+            "git://h/r.git",
+            "file:///srv/r.git",
+        ] {
+            assert!(is_git_url(url), "{url}");
+        }
+        for other in [
+            "./deploy",
+            "/srv/deploy",
+            "deploy/prod",
+            "oci://ghcr.io/org/app:1.0",
+        ] {
+            assert!(!is_git_url(other), "{other}");
+        }
     }
 
     #[test]

@@ -5,5 +5,6 @@
 mod cache;
 mod common;
 mod errors;
+mod progress;
 mod refs;
 mod tree;
