@@ -244,7 +244,13 @@ impl Remote {
             .connect(Direction::Fetch)?
             // Credentials are sent with every request; if the server asks again they
             // were wrong, and nothing else (no helper, no prompt) is consulted.
-            .with_credentials(|_action| Ok(None));
+            .with_credentials(|action| match action {
+                gix::credentials::helper::Action::Get(_) => Err(gix::Error::from_error(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    "the server asked for credentials: the configured ones were rejected, or none are configured",
+                ))),
+                _ => Ok(None),
+            });
         if self.is_http() && rustls::crypto::CryptoProvider::get_default().is_none() {
             // reqwest builds its TLS configuration from the process-wide provider
             // (even for plain HTTP, in case of redirects); install ring's unless the
@@ -454,12 +460,7 @@ fn init_bare_atomically(parent: &Path, path: &Path) -> Result<(), Error> {
 
 /// Lists the remote's branches, tags and HEAD: one request over HTTP (protocol v1's
 /// ref advertisement), one exchange over the other transports.
-pub(crate) fn list_refs(
-    remote: &Remote,
-    cache: &Cache,
-    interrupt: &AtomicBool,
-) -> Result<RemoteRefs, Error> {
-    let _ = interrupt;
+pub(crate) fn list_refs(remote: &Remote, cache: &Cache) -> Result<RemoteRefs, Error> {
     let credentials = remote.credentials()?;
     let path = cache.ls_remote_repo()?;
     let repo = remote

@@ -92,8 +92,8 @@ impl GitSource {
         if let GitRef::Commit { sha, branch } = &self.inner.reference {
             return revision(branch.as_deref(), sha);
         }
-        self.run("resolve", |inner, interrupt| {
-            let refs = list_refs(&inner.remote, &inner.cache, interrupt)?;
+        self.run("resolve", |inner, _interrupt| {
+            let refs = list_refs(&inner.remote, &inner.cache)?;
             let resolved = refs.resolve(&inner.reference, inner.remote.display())?;
             let revision = revision(resolved.reference.as_deref(), &resolved.commit)?;
             tracing::debug!(remote = %inner.remote.display(), %revision, "resolved");
