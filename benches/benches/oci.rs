@@ -4,7 +4,9 @@
 //! The input is a manifests folder of 500 YAML files (about 350 KB) in 25 folders. The
 //! registry is Debian's `docker-registry` on 127.0.0.1, started by the benchmark.
 //!
-//! - `oci_push/driftless`: `push` (reproducible tar+gzip, config, manifest, uploads).
+//! - `oci_push/driftless`: `push` (reproducible tar+gzip, config, manifest, uploads of
+//!   the blobs the registry lacks; after the first round, as with skopeo, only the
+//!   manifest).
 //! - `oci_push/tar+skopeo`: what `flux push artifact` does, with standard tools: GNU
 //!   `tar -czf`, an OCI layout written by hand, `skopeo copy` to the registry.
 //! - `oci_fetch/driftless`: `resolve` + `fetch` into an empty cache (manifest HEAD and
