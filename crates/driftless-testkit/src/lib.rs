@@ -56,6 +56,6 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
-pub mod registry;
 pub mod git;
 pub mod kube;
+pub mod registry;
