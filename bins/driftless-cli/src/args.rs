@@ -27,6 +27,10 @@ pub(crate) enum Command {
     Diff(DiffArgs),
     /// Apply a source to a target.
     Apply(ApplyArgs),
+    /// Resolve and fetch a source; print its revision (e.g. main@sha1:<hex>).
+    Fetch(FetchArgs),
+    /// Package a directory as an OCI artifact (Flux's format) and push it.
+    Push(PushArgs),
 }
 
 /// Where desired state comes from.
@@ -57,6 +61,62 @@ pub(crate) struct SourceArgs {
     /// Where fetched sources are cached (default ~/.cache/driftless).
     #[arg(long, env = "DRIFTLESS_CACHE_DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
+
+/// Credentials, always read from files so they stay out of shell history and logs.
+#[derive(Debug, Args)]
+pub(crate) struct AuthArgs {
+    /// A file holding a token (git over HTTPS, OCI registry token).
+    #[arg(long, env = "DRIFTLESS_TOKEN_FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// A file holding the username (with --password-file).
+    #[arg(long, env = "DRIFTLESS_USERNAME_FILE", requires = "password_file")]
+    pub(crate) username_file: Option<PathBuf>,
+    /// A file holding the password or access token (with --username-file).
+    #[arg(long, env = "DRIFTLESS_PASSWORD_FILE", requires = "username_file")]
+    pub(crate) password_file: Option<PathBuf>,
+    /// An SSH private key, for ssh:// and user@host:path URLs.
+    #[arg(long, env = "DRIFTLESS_SSH_KEY_FILE")]
+    pub(crate) ssh_key_file: Option<PathBuf>,
+    /// The known_hosts file the server's key is checked against (with --ssh-key-file).
+    #[arg(long, env = "DRIFTLESS_KNOWN_HOSTS_FILE")]
+    pub(crate) known_hosts_file: Option<PathBuf>,
+    /// Docker's config.json to take registry credentials from.
+    #[arg(long, env = "DOCKER_CONFIG_FILE")]
+    pub(crate) docker_config: Option<PathBuf>,
+    /// Allow plain HTTP to registries that are not on the loopback interface.
+    #[arg(long)]
+    pub(crate) insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    /// Also copy the fetched tree (the --path folder of it) into this directory.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// The directory to package.
+    pub(crate) dir: PathBuf,
+    /// Where to push: oci://HOST/REPO:TAG.
+    pub(crate) reference: String,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+    /// The source URL to record (default: the git remote of DIR's checkout).
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+    /// The revision to record (default: DIR's checkout, e.g. main@sha1:<hex>).
+    #[arg(long)]
+    pub(crate) revision: Option<String>,
+    /// Output format.
+    #[arg(short, long, default_value = "human")]
+    pub(crate) output: Format,
 }
 
 /// Output formats.

@@ -12,7 +12,11 @@ mod output;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    init_logging(cli.verbose);
+    let progress = matches!(
+        cli.command,
+        args::Command::Fetch(_) | args::Command::Push(_)
+    );
+    init_logging(cli.verbose, progress);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => return output::report_error(&error.into()),
@@ -24,8 +28,10 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, so stdout stays clean for YAML and JSON. `RUST_LOG` overrides.
-fn init_logging(verbose: u8) {
+/// Long-running commands show the sources' progress events by default.
+fn init_logging(verbose: u8, progress: bool) {
     let default = match verbose {
+        0 if progress => "warn,driftless_source_git=info,driftless_source_oci=info,driftless=info",
         0 => "warn",
         1 => "info,driftless=info",
         2 => "debug",

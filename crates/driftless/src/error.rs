@@ -66,6 +66,24 @@ pub enum Error {
         /// What the target reports.
         message: String,
     },
+    /// A source could not be opened (bad URL, options, credentials).
+    #[error("cannot open source {spec}")]
+    Source {
+        /// The source as given.
+        spec: String,
+        /// The source's error.
+        #[source]
+        source: driftless_core::BoxError,
+    },
+    /// A target could not be opened (bad path, no kubeconfig, unreachable cluster).
+    #[error("cannot open target {spec}")]
+    OpenTarget {
+        /// The target as given.
+        spec: String,
+        /// The target's error.
+        #[source]
+        source: driftless_core::BoxError,
+    },
     /// A source or target specification that could not be understood.
     #[error("{0}")]
     Spec(String),
@@ -80,6 +98,15 @@ pub enum Error {
     /// A file or directory could not be read.
     #[error("cannot read {}", path.display())]
     Read {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or directory could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
         /// The path.
         path: PathBuf,
         /// The cause.

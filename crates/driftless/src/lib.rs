@@ -35,18 +35,28 @@
 //! # }
 //! ```
 
+pub mod config;
 mod error;
+#[cfg(feature = "agent")]
+pub mod history;
 mod local;
 mod pipeline;
 pub mod spec;
 
 pub use error::Error;
-pub use local::LocalSource;
+pub use local::{LocalSource, export_snapshot};
 pub use pipeline::{Pipeline, PipelineOptions, Rendered, SyncReport};
-pub use spec::{SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec};
+pub use spec::{SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec};
 
 pub use driftless_core as core;
 pub use driftless_core::{Object, ObjectId, ObjectSet, Renderer, Revision, Source, Target};
 pub use driftless_diff as diff;
 pub use driftless_render as render;
 pub use driftless_target_dir as target_dir;
+
+#[cfg(feature = "git")]
+pub use driftless_source_git as source_git;
+#[cfg(feature = "oci")]
+pub use driftless_source_oci as source_oci;
+#[cfg(feature = "kube")]
+pub use driftless_target_kube as target_kube;

@@ -82,6 +82,47 @@ fn tree_digest(root: &Path) -> Result<Revision, Error> {
     Ok(Revision::new(None, "sha256", &hex)?)
 }
 
+/// Copies the files of `snapshot` below `path` into `out` (created if missing; it must
+/// be empty), e.g. for `driftless fetch --out`. Returns how many files were copied.
+pub fn export_snapshot(
+    snapshot: &driftless_core::Snapshot,
+    path: &Path,
+    out: &Path,
+) -> Result<usize, Error> {
+    let from = snapshot.root().join(path);
+    if !from.is_dir() {
+        return Err(Error::NotADirectory(from));
+    }
+    let write_error = |path: &Path, source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(out).map_err(|e| write_error(out, e))?;
+    let mut entries = std::fs::read_dir(out).map_err(|e| write_error(out, e))?;
+    if entries.next().is_some() {
+        return Err(Error::Spec(format!("{} is not empty", out.display())));
+    }
+    let mut copied = 0;
+    for entry in walkdir::WalkDir::new(&from).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Read {
+            path: e.path().unwrap_or(&from).to_owned(),
+            source: e.into(),
+        })?;
+        let relative = entry.path().strip_prefix(&from).unwrap_or(entry.path());
+        if relative.starts_with(".git") {
+            continue;
+        }
+        let dest = out.join(relative);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).map_err(|e| write_error(&dest, e))?;
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &dest).map_err(|e| write_error(&dest, e))?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

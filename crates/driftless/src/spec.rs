@@ -95,12 +95,50 @@ impl fmt::Display for SourceSpec {
     }
 }
 
+/// Credentials for a source. Secrets are read from files when the source is used, so
+/// they never sit in configuration or logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceAuth {
+    /// Anonymous (for OCI: Docker's `config.json` credentials when it has any).
+    #[default]
+    None,
+    /// A bearer token (git over HTTPS: sent as the password; OCI: a registry token).
+    Token {
+        /// The file holding the token.
+        token_file: PathBuf,
+    },
+    /// A username and password (or access token).
+    Basic {
+        /// The file holding the username.
+        username_file: PathBuf,
+        /// The file holding the password.
+        password_file: PathBuf,
+    },
+    /// An SSH key, with the known hosts to check the server's key against.
+    Ssh {
+        /// The private key file.
+        key_file: PathBuf,
+        /// The known_hosts file (default: the user's).
+        known_hosts_file: Option<PathBuf>,
+    },
+    /// Docker's `config.json` credentials, from this file.
+    DockerConfig {
+        /// The `config.json` file.
+        config_file: PathBuf,
+    },
+}
+
 /// How to open a source: the revision to follow, credentials, where to cache.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SourceOptions {
     /// The revision to follow.
     pub reference: SourceRef,
+    /// Credentials.
+    pub auth: SourceAuth,
+    /// Allow plain HTTP to OCI registries that are not on the loopback interface.
+    pub insecure: bool,
     /// Where fetched repositories and snapshots are kept (default: the user's cache
     /// directory, `~/.cache/driftless`).
     pub cache_dir: Option<PathBuf>,
@@ -111,6 +149,20 @@ impl SourceOptions {
     #[must_use]
     pub fn reference(mut self, reference: SourceRef) -> Self {
         self.reference = reference;
+        self
+    }
+
+    /// Sets [`auth`](Self::auth).
+    #[must_use]
+    pub fn auth(mut self, auth: SourceAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Sets [`insecure`](Self::insecure).
+    #[must_use]
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
         self
     }
 
@@ -147,15 +199,125 @@ pub fn open_source(spec: &SourceSpec, options: &SourceOptions) -> Result<Arc<dyn
             }
             Ok(Arc::new(LocalSource::new(path)))
         }
-        SourceSpec::Git(url) => Err(Error::FeatureDisabled {
-            what: format!("the git source {url}"),
-            feature: "git",
-        }),
-        SourceSpec::Oci(url) => Err(Error::FeatureDisabled {
-            what: format!("the OCI source {url}"),
-            feature: "oci",
-        }),
+        SourceSpec::Git(url) => git_source(url, options),
+        SourceSpec::Oci(url) => oci_source(url, options),
     }
+}
+
+#[cfg(feature = "git")]
+fn git_source(url: &str, options: &SourceOptions) -> Result<Arc<dyn Source>, Error> {
+    use driftless_source_git::{GitAuth, GitRef, GitSource, GitSourceOptions, Secret};
+
+    let reference = match &options.reference {
+        SourceRef::Default => GitRef::DefaultBranch,
+        SourceRef::Branch(branch) => GitRef::Branch(branch.clone()),
+        SourceRef::Tag(tag) => GitRef::Tag(tag.clone()),
+        SourceRef::Semver(range) => GitRef::Semver(range.clone()),
+        SourceRef::Commit { id, branch } => GitRef::Commit {
+            sha: id.clone(),
+            branch: branch.clone(),
+        },
+    };
+    let auth = match &options.auth {
+        SourceAuth::None => GitAuth::None,
+        SourceAuth::Token { token_file } => GitAuth::Token {
+            token: Secret::File(token_file.clone()),
+        },
+        SourceAuth::Basic {
+            username_file,
+            password_file,
+        } => GitAuth::Basic {
+            username: Secret::File(username_file.clone()),
+            password: Secret::File(password_file.clone()),
+        },
+        SourceAuth::Ssh {
+            key_file,
+            known_hosts_file,
+        } => GitAuth::Ssh {
+            key_file: key_file.clone(),
+            known_hosts_file: known_hosts_file.clone(),
+        },
+        SourceAuth::DockerConfig { .. } => {
+            return Err(Error::Spec(format!(
+                "{url}: Docker credentials are for OCI registries, not git"
+            )));
+        }
+    };
+    let git_options = GitSourceOptions::new(url)
+        .reference(reference)
+        .auth(auth)
+        .cache_dir(options.effective_cache_dir().join("git"));
+    let source = GitSource::new(git_options).map_err(|e| Error::Source {
+        spec: url.to_owned(),
+        source: Box::new(e),
+    })?;
+    Ok(Arc::new(source))
+}
+
+#[cfg(not(feature = "git"))]
+fn git_source(url: &str, _options: &SourceOptions) -> Result<Arc<dyn Source>, Error> {
+    Err(Error::FeatureDisabled {
+        what: format!("the git source {url}"),
+        feature: "git",
+    })
+}
+
+#[cfg(feature = "oci")]
+fn oci_source(url: &str, options: &SourceOptions) -> Result<Arc<dyn Source>, Error> {
+    use driftless_source_oci::{OciSource, OciSourceOptions};
+
+    let mut oci_options = OciSourceOptions::new(url)
+        .auth(oci_auth(&options.auth).map_err(|e| Error::Source {
+            spec: url.to_owned(),
+            source: Box::new(e),
+        })?)
+        .insecure(options.insecure)
+        .cache_dir(options.effective_cache_dir().join("oci"));
+    oci_options = match &options.reference {
+        SourceRef::Default => oci_options,
+        SourceRef::Tag(tag) => oci_options.tag(tag),
+        SourceRef::Semver(range) => oci_options.semver(range),
+        SourceRef::Commit { id, .. } => oci_options.digest(id),
+        SourceRef::Branch(branch) => {
+            return Err(Error::Spec(format!(
+                "{url}: OCI artifacts have tags, not branches (--tag {branch}?)"
+            )));
+        }
+    };
+    let source = OciSource::new(oci_options).map_err(|e| Error::Source {
+        spec: url.to_owned(),
+        source: Box::new(e),
+    })?;
+    Ok(Arc::new(source))
+}
+
+/// The registry credentials that source credentials name.
+#[cfg(feature = "oci")]
+pub fn oci_auth(
+    auth: &SourceAuth,
+) -> Result<driftless_source_oci::Auth, driftless_source_oci::Error> {
+    use driftless_source_oci::Auth;
+
+    match auth {
+        SourceAuth::None => Ok(Auth::docker_config(None)),
+        SourceAuth::Token { token_file } => Auth::bearer_from_file(token_file),
+        SourceAuth::Basic {
+            username_file,
+            password_file,
+        } => Auth::basic_from_files(username_file, password_file),
+        SourceAuth::DockerConfig { config_file } => {
+            Ok(Auth::docker_config(Some(config_file.clone())))
+        }
+        SourceAuth::Ssh { .. } => Ok(Auth::Anonymous),
+    }
+}
+
+#[cfg(not(feature = "oci"))]
+fn oci_source(url: &str, _options: &SourceOptions) -> Result<Arc<dyn Source>, Error> {
+    Err(Error::FeatureDisabled {
+        what: format!("the OCI source {url}"),
+        feature: "oci",
+    })
 }
 
 /// The renderer a render mode names: `auto` (Kustomize when the folder holds a

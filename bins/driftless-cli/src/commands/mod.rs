@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use driftless::{
-    Pipeline, PipelineOptions, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec,
+    Pipeline, PipelineOptions, SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions,
+    TargetSpec,
 };
 
-use crate::args::{Command, SourceArgs, TargetArgs};
+use crate::args::{AuthArgs, Command, SourceArgs, TargetArgs};
 
 mod apply;
 mod diff;
+mod fetch;
+mod push;
 mod render;
 
 pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -19,6 +22,8 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(args).await,
         Command::Diff(args) => diff::run(args).await,
         Command::Apply(args) => apply::run(args).await,
+        Command::Fetch(args) => fetch::run(args).await,
+        Command::Push(args) => push::run(args).await,
     }
 }
 
@@ -27,7 +32,10 @@ pub(crate) fn open_source(
     args: &SourceArgs,
 ) -> anyhow::Result<(Arc<dyn driftless::Source>, Arc<dyn driftless::Renderer>)> {
     let spec: SourceSpec = args.source.parse()?;
-    let mut options = SourceOptions::default().reference(source_ref(args));
+    let mut options = SourceOptions::default()
+        .reference(source_ref(args))
+        .auth(source_auth(&args.auth))
+        .insecure(args.auth.insecure);
     if let Some(dir) = &args.cache_dir {
         options = options.cache_dir(dir);
     }
@@ -37,6 +45,33 @@ pub(crate) fn open_source(
         .parse()
         .with_context(|| format!("invalid --render {:?}", args.render))?;
     Ok((source, driftless::spec::renderer(mode)))
+}
+
+/// The credentials the flags name (the first kind given wins).
+pub(crate) fn source_auth(args: &AuthArgs) -> SourceAuth {
+    if let Some(key_file) = &args.ssh_key_file {
+        return SourceAuth::Ssh {
+            key_file: key_file.clone(),
+            known_hosts_file: args.known_hosts_file.clone(),
+        };
+    }
+    if let (Some(username_file), Some(password_file)) = (&args.username_file, &args.password_file) {
+        return SourceAuth::Basic {
+            username_file: username_file.clone(),
+            password_file: password_file.clone(),
+        };
+    }
+    if let Some(token_file) = &args.token_file {
+        return SourceAuth::Token {
+            token_file: token_file.clone(),
+        };
+    }
+    match &args.docker_config {
+        Some(config_file) => SourceAuth::DockerConfig {
+            config_file: config_file.clone(),
+        },
+        None => SourceAuth::None,
+    }
 }
 
 fn source_ref(args: &SourceArgs) -> SourceRef {
