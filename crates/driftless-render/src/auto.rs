@@ -7,6 +7,7 @@ use std::str::FromStr;
 use driftless_core::{ObjectSet, RenderError, Renderer, Snapshot};
 use serde::{Deserialize, Serialize};
 
+use crate::kustomize::KustomizeRenderer;
 use crate::root::Rooted;
 use crate::{Error, PlainOptions, PlainRenderer};
 
@@ -23,12 +24,9 @@ pub fn kustomization_file(dir: &Path) -> Option<&'static str> {
 }
 
 /// The default renderer: a directory holding a kustomization file
-/// ([`KUSTOMIZATION_FILES`]) is a Kustomize overlay, anything else is rendered by the
-/// [`PlainRenderer`].
-///
-/// Kustomize overlays are not supported yet: for them `render` returns
-/// [`Error::KustomizeUnsupported`] rather than reading the overlay as plain YAML, which
-/// would silently produce wrong objects.
+/// ([`KUSTOMIZATION_FILES`]) is a Kustomize overlay, built by the
+/// [`KustomizeRenderer`](crate::kustomize::KustomizeRenderer); anything else is rendered
+/// by the [`PlainRenderer`].
 #[derive(Debug, Clone, Default)]
 pub struct AutoRenderer {
     plain: PlainRenderer,
@@ -45,10 +43,8 @@ impl AutoRenderer {
     /// Renders `path` (relative to `root`) into objects, with this crate's [`Error`].
     pub fn render_path(&self, root: &Path, path: &Path) -> Result<ObjectSet, Error> {
         let rooted = Rooted::new(root, path)?;
-        if let Some(name) = kustomization_file(&rooted.abs) {
-            return Err(Error::KustomizeUnsupported {
-                path: rooted.rel.join(name),
-            });
+        if kustomization_file(&rooted.abs).is_some() {
+            return Ok(KustomizeRenderer::new().build_set(&rooted.root, &rooted.rel)?);
         }
         self.plain.render_rooted(&rooted)
     }

@@ -170,12 +170,21 @@ pub enum Error {
         /// The text given.
         value: String,
     },
+    /// A Kustomize overlay could not be built; the cause names the kustomization file.
+    #[error(transparent)]
+    Kustomize(Box<crate::kustomize::Error>),
     /// The directory is a Kustomize overlay, which this renderer does not handle.
     #[error("kustomize overlays are not supported yet: {}", path.display())]
     KustomizeUnsupported {
         /// The kustomization file, relative to the snapshot root.
         path: PathBuf,
     },
+}
+
+impl From<crate::kustomize::Error> for Error {
+    fn from(error: crate::kustomize::Error) -> Self {
+        Self::Kustomize(Box::new(error))
+    }
 }
 
 impl From<Error> for RenderError {

@@ -3,7 +3,8 @@
 //! [`PlainRenderer`] reads every YAML and JSON file below a directory, the way
 //! `kubectl apply -R -f` does, with scalars read as Kubernetes reads them.
 //! [`AutoRenderer`], the default, sends Kustomize overlays (a directory holding a
-//! kustomization file) elsewhere and everything else to the plain renderer.
+//! kustomization file) to the [`kustomize`] renderer and everything else to the plain
+//! renderer.
 //! [`RenderMode`] is the choice as written in configuration (`auto`, `plain`,
 //! `kustomize`).
 //!

@@ -20,7 +20,7 @@ pub enum Error {
         dir: PathBuf,
     },
     /// A file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Read {
         /// The file.
         path: PathBuf,
@@ -29,13 +29,13 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file is not valid YAML.
-    #[error("{path}: invalid YAML: {source}")]
+    #[error("{path}: invalid YAML")]
     Yaml {
         /// The file.
         path: PathBuf,
         /// The cause.
         #[source]
-        source: driftless_core::yaml::YamlError,
+        source: Box<driftless_core::yaml::YamlError>,
     },
     /// A kustomization file has a field Kustomize does not know, or a field of the
     /// wrong type.
@@ -107,14 +107,24 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The build produced an invalid object (e.g. a patch removed its name) or two
+    /// objects with one id.
+    #[error("{dir}: the built objects are invalid")]
+    Output {
+        /// The kustomization directory, relative to the snapshot root.
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<driftless_core::Error>,
+    },
     /// An object that is not a valid Kubernetes object.
-    #[error("{file}: {source}")]
+    #[error("{file}: invalid object")]
     InvalidObject {
         /// The file it comes from.
         file: PathBuf,
         /// The cause.
         #[source]
-        source: driftless_core::Error,
+        source: Box<driftless_core::Error>,
     },
 }
 
@@ -133,6 +143,7 @@ impl Error {
         match &mut self {
             Self::MissingKustomization { dir } | Self::MultipleKustomizations { dir } => rel(dir),
             Self::Read { path, .. } | Self::Yaml { path, .. } => rel(path),
+            Self::Output { .. } => {}
             Self::InvalidKustomization { file, .. }
             | Self::RemoteRefused { file, .. }
             | Self::Unsupported { file, .. }

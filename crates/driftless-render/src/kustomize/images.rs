@@ -1,5 +1,7 @@
 //! The `images` transformer.
 
+use std::collections::{BTreeSet, HashMap};
+
 use regex::Regex;
 use serde_json::Value;
 
@@ -93,27 +95,117 @@ fn split(image: &str) -> (String, String, String) {
     }
 }
 
-/// Applies one `images` entry: to every container and init container image found
-/// anywhere in an object, then to the fields the specs name.
+/// Whether an entry's name is a plain image name (so it can be looked up), not a
+/// pattern. Kustomize reads `.` as "any character" too; names differing from a real
+/// image only there are not looked for.
+fn is_literal(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '-'))
+}
+
+/// Applies the `images` entries in order: each to every container and init container
+/// image found anywhere in an object, then to the fields the specs name. Each object
+/// is visited once; only the entries that can match one of its images run on it.
 pub(crate) fn transform(
     map: &mut ResMap,
-    update: &ImageUpdate<'_>,
+    updates: &[ImageUpdate<'_>],
     specs: &[FieldSpec],
 ) -> Result<(), String> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut patterns: Vec<usize> = Vec::new();
+    for (i, u) in updates.iter().enumerate() {
+        if is_literal(&u.spec.name) {
+            by_name.entry(u.spec.name.as_str()).or_default().push(i);
+        } else {
+            patterns.push(i);
+        }
+    }
     for res in &mut map.resources {
-        update_containers(&mut res.value, update);
         let gvk = res.gvk();
-        for fs in specs {
-            if !gvk.is_selected_by(&fs.gvk) {
-                continue;
+        let active: Vec<&FieldSpec> = specs
+            .iter()
+            .filter(|fs| gvk.is_selected_by(&fs.gvk))
+            .collect();
+        let mut names = Vec::new();
+        collect_names(&res.value, &mut names);
+        for fs in &active {
+            collect_at(&res.value, &fs.path, &mut names);
+        }
+        let mut pending: BTreeSet<usize> = patterns.iter().copied().collect();
+        for n in &names {
+            if let Some(list) = by_name.get(n.as_str()) {
+                pending.extend(list.iter().copied());
             }
-            walk(&mut res.value, &fs.path, false, Leaf::Scalar, &mut |node| {
-                update.set(node);
-                Ok(())
-            })?;
+        }
+        while let Some(i) = pending.pop_first() {
+            let update = &updates[i];
+            update_containers(&mut res.value, update);
+            for fs in &active {
+                walk(&mut res.value, &fs.path, false, Leaf::Scalar, &mut |node| {
+                    update.set(node);
+                    Ok(())
+                })?;
+            }
+            if !update.spec.new_name.is_empty()
+                && let Some(list) = by_name.get(update.spec.new_name.as_str())
+            {
+                pending.extend(list.iter().copied().filter(|&j| j > i));
+            }
         }
     }
     Ok(())
+}
+
+/// The names (without tag or digest) of the container images of an object.
+fn collect_names(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if (key == "containers" || key == "initContainers")
+                    && let Value::Array(items) = child
+                {
+                    for item in items {
+                        if let Some(Value::String(image)) = item.get("image") {
+                            out.push(split(image).0);
+                        }
+                    }
+                }
+                collect_names(child, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                collect_names(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The image names at a field path.
+fn collect_at(value: &Value, path: &[String], out: &mut Vec<String>) {
+    let Some((head, rest)) = path.split_first() else {
+        if let Value::String(image) = value {
+            out.push(split(image).0);
+        }
+        return;
+    };
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                collect_at(item, path, out);
+            }
+        }
+        Value::Object(map) => {
+            if let Some(child) = map.get(head.as_str()) {
+                collect_at(child, rest, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn update_containers(value: &mut Value, update: &ImageUpdate<'_>) {

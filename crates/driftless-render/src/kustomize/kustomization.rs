@@ -265,7 +265,7 @@ impl Kustomization {
     pub(crate) fn parse(file: &Path, text: &str) -> Result<Self> {
         let docs = driftless_core::yaml::from_str_multi(text).map_err(|source| Error::Yaml {
             path: file.to_path_buf(),
-            source,
+            source: Box::new(source),
         })?;
         let mut value = match docs.len() {
             0 => {

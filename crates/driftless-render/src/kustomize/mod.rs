@@ -140,17 +140,26 @@ impl KustomizeRenderer {
     }
 }
 
-impl Renderer for KustomizeRenderer {
-    fn render(&self, snapshot: &Snapshot, path: &Path) -> Result<ObjectSet, RenderError> {
-        let values = self
-            .build(snapshot.root(), path)
-            .map_err(RenderError::other)?;
+impl KustomizeRenderer {
+    /// Builds like [`build`](Self::build), into an [`ObjectSet`] (same order).
+    pub fn build_set(&self, root: &Path, path: &Path) -> Result<ObjectSet> {
+        let values = self.build(root, path)?;
         let mut set = ObjectSet::new();
         for value in values {
-            let object = Object::new(value).map_err(RenderError::other)?;
-            set.insert(object).map_err(RenderError::other)?;
+            let built = Object::new(value).and_then(|object| set.insert(object));
+            built.map_err(|source| Error::Output {
+                dir: path.to_path_buf(),
+                source: Box::new(source),
+            })?;
         }
         Ok(set)
+    }
+}
+
+impl Renderer for KustomizeRenderer {
+    fn render(&self, snapshot: &Snapshot, path: &Path) -> Result<ObjectSet, RenderError> {
+        self.build_set(snapshot.root(), path)
+            .map_err(RenderError::other)
     }
 }
 
@@ -307,8 +316,9 @@ impl Build {
 
     fn target(&mut self, dir: &Path, kfile: &Path, k: &Kustomization, mut acc: Acc) -> Result<Acc> {
         self.stack.push(dir.to_path_buf());
+        let mut ids = acc.map.cur_id_set();
         for entry in &k.resources {
-            self.resource(&mut acc, kfile, dir, entry)?;
+            self.resource(&mut acc, &mut ids, kfile, dir, entry)?;
         }
         for entry in &k.configurations {
             let (file, text) = self.loader.read_text(kfile, dir, entry)?;
@@ -348,7 +358,14 @@ impl Build {
         Ok(acc)
     }
 
-    fn resource(&mut self, acc: &mut Acc, kfile: &Path, dir: &Path, entry: &str) -> Result<()> {
+    fn resource(
+        &mut self,
+        acc: &mut Acc,
+        ids: &mut std::collections::HashSet<(resource::Gvk, String, String)>,
+        kfile: &Path,
+        dir: &Path,
+        entry: &str,
+    ) -> Result<()> {
         let path = self.loader.resolve(kfile, dir, entry)?;
         if path.is_dir() {
             self.enter_dir(kfile, &path)?;
@@ -360,7 +377,7 @@ impl Build {
                 ));
             }
             let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default())?;
-            at(kfile, acc.map.append_all(sub_acc.map.resources))?;
+            at(kfile, acc.map.append_all(ids, sub_acc.map.resources))?;
             if let Some(custom) = &sub_acc.custom {
                 acc.merge_custom(custom);
             }
@@ -368,7 +385,7 @@ impl Build {
             let (file, text) = self.loader.read_text(kfile, dir, entry)?;
             let docs = parse_docs(&file, &text)?;
             let resources = to_resources(&file, docs)?;
-            at(kfile, acc.map.append_all(resources))?;
+            at(kfile, acc.map.append_all(ids, resources))?;
         }
         Ok(())
     }
@@ -381,16 +398,28 @@ impl Build {
         k: &Kustomization,
     ) -> Result<()> {
         let global = k.generator_options.as_ref();
+        let mut generated = Vec::new();
         for args in &k.config_map_generator {
-            let res =
-                generators::generate(&self.loader, kfile, dir, GenKind::ConfigMap, args, global)?;
-            generators::absorb(kfile, &mut acc.map, vec![res])?;
+            generated.push(generators::generate(
+                &self.loader,
+                kfile,
+                dir,
+                GenKind::ConfigMap,
+                args,
+                global,
+            )?);
         }
         for args in &k.secret_generator {
-            let res =
-                generators::generate(&self.loader, kfile, dir, GenKind::Secret, args, global)?;
-            generators::absorb(kfile, &mut acc.map, vec![res])?;
+            generated.push(generators::generate(
+                &self.loader,
+                kfile,
+                dir,
+                GenKind::Secret,
+                args,
+                global,
+            )?);
         }
+        generators::absorb(kfile, &mut acc.map, generated)?;
         for entry in &k.generators {
             for config in self.plugin_configs(kfile, dir, entry)? {
                 let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -503,19 +532,20 @@ impl Build {
             let patch = at(kfile, patch_json6902::JsonPatch::from_value(ops))?;
             apply_json(acc, kfile, target, &patch)?;
         }
-        for r in &k.replicas {
-            at(
-                kfile,
-                replicas::transform(&mut acc.map, r, &config.replicas),
-            )?;
-        }
-        for image in &k.images {
-            let update = at(kfile, images::ImageUpdate::new(image))?;
-            at(
-                kfile,
-                images::transform(&mut acc.map, &update, &config.images),
-            )?;
-        }
+        at(
+            kfile,
+            replicas::transform(&mut acc.map, &k.replicas, &config.replicas),
+        )?;
+        let updates = k
+            .images
+            .iter()
+            .map(images::ImageUpdate::new)
+            .collect::<std::result::Result<Vec<_>, _>>();
+        let updates = at(kfile, updates)?;
+        at(
+            kfile,
+            images::transform(&mut acc.map, &updates, &config.images),
+        )?;
         if !k.replacements.is_empty() {
             let list = replacements::load(&self.loader, kfile, dir, &k.replacements)?;
             at(kfile, replacements::transform(&mut acc.map, &list))?;
@@ -607,14 +637,17 @@ impl Build {
                         .map_err(bad)?;
                 let specs = plugin_specs(plugin, kfile, kind, &config.images)?;
                 let update = at(kfile, images::ImageUpdate::new(&image))?;
-                at(kfile, images::transform(&mut acc.map, &update, &specs))?;
+                at(kfile, images::transform(&mut acc.map, &[update], &specs))?;
             }
             "ReplicaCountTransformer" => {
                 let replica: kustomization::ReplicaSpec =
                     serde_json::from_value(plugin.get("replica").cloned().unwrap_or(Value::Null))
                         .map_err(bad)?;
                 let specs = plugin_specs(plugin, kfile, kind, &config.replicas)?;
-                at(kfile, replicas::transform(&mut acc.map, &replica, &specs))?;
+                at(
+                    kfile,
+                    replicas::transform(&mut acc.map, std::slice::from_ref(&replica), &specs),
+                )?;
             }
             "ReplacementTransformer" => {
                 let list = plugin

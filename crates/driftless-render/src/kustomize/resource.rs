@@ -272,9 +272,11 @@ pub(crate) struct ResMap {
 
 impl ResMap {
     /// Appends resources, refusing one whose current id is already present.
-    pub(crate) fn append_all(&mut self, others: Vec<Resource>) -> Result<(), String> {
-        let mut index: HashSet<(Gvk, String, String)> =
-            self.resources.iter().map(|r| id_key(&r.cur_id())).collect();
+    pub(crate) fn append_all(
+        &mut self,
+        index: &mut HashSet<(Gvk, String, String)>,
+        others: Vec<Resource>,
+    ) -> Result<(), String> {
         for r in others {
             let key = id_key(&r.cur_id());
             if !index.insert(key) {
@@ -286,6 +288,11 @@ impl ResMap {
             self.resources.push(r);
         }
         Ok(())
+    }
+
+    /// The current ids, for [`append_all`](Self::append_all).
+    pub(crate) fn cur_id_set(&self) -> HashSet<(Gvk, String, String)> {
+        self.resources.iter().map(|r| id_key(&r.cur_id())).collect()
     }
 
     /// Index from every id (current and previous) to resource positions.

@@ -113,7 +113,7 @@ impl Loader {
 pub(crate) fn parse_docs(path: &Path, text: &str) -> Result<Vec<Value>> {
     driftless_core::yaml::from_str_multi(text).map_err(|source| Error::Yaml {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -143,7 +143,7 @@ pub(crate) fn to_resources(path: &Path, docs: Vec<Value>) -> Result<Vec<Resource
 fn check_object(path: &Path, value: Value) -> Result<Resource> {
     let object = driftless_core::Object::new(value).map_err(|source| Error::InvalidObject {
         file: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Resource::new(object.into_value()))
 }

@@ -1,4 +1,4 @@
-//! The auto renderer: plain directories render, Kustomize overlays are refused for now.
+//! The auto renderer: plain directories render plainly, Kustomize overlays with Kustomize.
 
 use std::path::Path;
 
@@ -17,41 +17,32 @@ fn snapshot(dir: &Path) -> Snapshot {
 }
 
 #[test]
-fn kustomization_files_are_detected() {
+fn kustomization_directories_are_built_with_kustomize() {
     for name in KUSTOMIZATION_FILES {
         let dir = tree(&[
             ("overlays/prod/deploy.yaml", &cm("x")),
             (
                 &format!("overlays/prod/{name}"),
-                "resources: [deploy.yaml]\n",
+                "resources: [deploy.yaml]\nnamePrefix: prod-\n",
             ),
         ]);
         let renderer: Box<dyn Renderer> = Box::new(AutoRenderer::default());
-        let err = renderer
+        let set = renderer
             .render(&snapshot(dir.path()), Path::new("overlays/prod"))
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("kustomize overlays are not supported yet: overlays/prod/{name}")
-        );
-        let own = err
-            .downcast_ref::<Error>()
-            .expect("the renderer's own error");
-        assert!(matches!(own, Error::KustomizeUnsupported { .. }));
+            .unwrap();
+        assert_eq!(ids(&set), ["/ConfigMap//prod-x"]);
         assert_eq!(
             kustomization_file(&dir.path().join("overlays/prod")),
             Some(name)
         );
     }
-    // At the root, the path is just the file name.
-    let dir = tree(&[("kustomization.yaml", "resources: []\n")]);
+    // A broken overlay is an error naming its kustomization file.
+    let dir = tree(&[("kustomization.yaml", "resources: [missing.yaml]\n")]);
     let err = AutoRenderer::default()
         .render_path(dir.path(), Path::new("."))
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "kustomize overlays are not supported yet: kustomization.yaml"
-    );
+    assert!(matches!(err, Error::Kustomize(_)), "{err:?}");
+    assert!(err.to_string().starts_with("kustomization.yaml:"), "{err}");
 }
 
 #[test]
