@@ -21,6 +21,11 @@ use crate::Error;
 pub struct DiffOptions {
     /// Fields that never count as drift and are never part of a patch.
     pub ignore: Vec<IgnoreRule>,
+    /// Compare lists as whole values: a list differs unless live's is equal to desired's,
+    /// even when its items only add fields desired does not set (server defaults inside
+    /// containers, for example). Off by default: lists of the same length are compared
+    /// item by item, by position, with the same intent rules as maps.
+    pub exact_lists: bool,
 }
 
 impl DiffOptions {
@@ -28,6 +33,13 @@ impl DiffOptions {
     #[must_use]
     pub fn ignore(mut self, rule: IgnoreRule) -> Self {
         self.ignore.push(rule);
+        self
+    }
+
+    /// Sets [`exact_lists`](Self::exact_lists).
+    #[must_use]
+    pub fn exact_lists(mut self, exact_lists: bool) -> Self {
+        self.exact_lists = exact_lists;
         self
     }
 

@@ -23,7 +23,8 @@ use crate::normalize::{normalize, normalize_metadata};
 ///   [`LiveObject::last_applied`] holds it too: we set it before and no longer do, so
 ///   it is a change whose desired value is `None` (to remove);
 /// - maps are compared key by key; lists of the same length item by item (by
-///   position, without merge keys), lists of different lengths as whole values;
+///   position, without merge keys), lists of different lengths as whole values (or
+///   every list as a whole value, with [`DiffOptions::exact_lists`]);
 /// - numbers compare by value (`1` equals `1.0`); a desired `null` matches a field
 ///   that is not set;
 /// - fields matched by an [`IgnoreRule`](crate::IgnoreRule) never count and are never
@@ -73,6 +74,7 @@ fn compare(id: &ObjectId, desired: &Object, live: &LiveObject, options: &DiffOpt
         .collect();
     let mut walker = Walker {
         rules: &rules,
+        exact_lists: options.exact_lists,
         path: PointerBuf::new(),
         changes: Vec::new(),
     };
@@ -124,6 +126,8 @@ type Found = (PointerBuf, Option<Value>, Option<Value>);
 struct Walker<'a> {
     /// The ignore rules that apply to this object.
     rules: &'a [PointerBuf],
+    /// Whether lists compare as whole values only.
+    exact_lists: bool,
     /// Where the walk is.
     path: PointerBuf,
     changes: Vec<Found>,
@@ -152,7 +156,9 @@ impl Walker<'_> {
                 let applied = applied.and_then(Value::as_object);
                 self.walk_maps(desired, live, applied);
             }
-            (Value::Array(desired), Value::Array(live)) if desired.len() == live.len() => {
+            (Value::Array(desired), Value::Array(live))
+                if desired.len() == live.len() && !self.exact_lists =>
+            {
                 let applied = applied.and_then(Value::as_array);
                 for (index, (desired, live)) in desired.iter().zip(live).enumerate() {
                     self.path.push_back(index);
@@ -602,6 +608,37 @@ mod tests {
                 Some(two)
             )]
         );
+    }
+
+    #[test]
+    fn exact_lists_compare_whole_values() {
+        let pod = |containers: Value| {
+            object(json!({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": containers},
+            }))
+        };
+        let live_list = json!([{"name": "a", "image": "a:1", "imagePullPolicy": "IfNotPresent"}]);
+        let live = live_of(pod(live_list.clone()), None);
+        let exact = DiffOptions::default().exact_lists(true);
+        let desired = pod(json!([{"name": "a", "image": "a:1"}]));
+        assert_eq!(
+            fields(&desired, &live, &exact),
+            [change(
+                "/spec/containers",
+                Some(live_list.clone()),
+                Some(json!([{"name": "a", "image": "a:1"}]))
+            )]
+        );
+        assert_eq!(fields(&pod(live_list.clone()), &live, &exact), []);
+        // Numbers still compare by value inside whole lists.
+        let numbers = live_of(pod(json!([1, 2.5])), None);
+        assert_eq!(fields(&pod(json!([1.0, 2.5])), &numbers, &exact), []);
+        // Ignored fields inside a replaced list keep their live value.
+        let exact_ignoring =
+            exact.ignore(IgnoreRule::new("/spec/containers/0/imagePullPolicy").unwrap());
+        let desired = pod(json!([{"name": "a", "image": "a:1", "imagePullPolicy": "Always"}]));
+        assert_eq!(fields(&desired, &live, &exact_ignoring), []);
     }
 
     #[test]

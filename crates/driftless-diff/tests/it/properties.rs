@@ -211,12 +211,13 @@ proptest! {
         desired_body in body(),
         live_body in body(),
         applied_body in prop::option::of(body()),
+        exact_lists in any::<bool>(),
     ) {
         let desired_object = object("o", &desired_body);
         let applied = applied_body.as_ref().map(|b| object("o", b));
         let live = live_state(&[(as_served(&object("o", &live_body)), applied.clone())], &[]);
         let desired = ObjectSet::try_from(vec![desired_object.clone()]).unwrap();
-        let plan = plan(&desired, &live, &DiffOptions::default());
+        let plan = plan(&desired, &live, &DiffOptions::default().exact_lists(exact_lists));
         let normalized_desired = driftless_diff::normalize(&desired_object).into_value();
         let normalized_applied = applied.map(|a| driftless_diff::normalize(&a).into_value());
         let after = match &plan.changes[0].action {
