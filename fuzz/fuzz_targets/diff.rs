@@ -1,7 +1,8 @@
 //! Fuzzes the differ: two JSON documents, desired and live, separated by a NUL byte.
 //!
 //! Each document that is not an object with apiVersion, kind and metadata.name becomes
-//! the `spec` of one. Planning must never panic, an update's patch must apply to the
+//! the `spec` of one. Planned with and without exact list comparison, and with and
+//! without live as the last applied state. Planning must never panic, an update's patch must apply to the
 //! live object, and once applied nothing must be left to change.
 #![no_main]
 
@@ -50,20 +51,31 @@ fuzz_target!(|data: &[u8]| {
     let Ok(set) = ObjectSet::try_from(vec![desired.clone()]) else {
         return;
     };
-    let options = DiffOptions::default();
-    for last_applied in [None, Some(live.clone())] {
-        let state = live_state(&live, last_applied.clone());
-        let planned = plan(&set, &state, &options);
-        let _ = render_json(&planned);
-        let _ = render_human(&planned, &HumanOptions::default());
-        if let Some(Action::Update { live: normalized, patch, .. }) =
-            planned.changes.first().map(|c| &c.action)
-        {
-            let mut patched = normalized.as_value().clone();
-            json_patch::patch(&mut patched, patch).expect("an update's patch applies to live");
-            let patched = Object::new(patched).expect("a patch keeps apiVersion, kind and name");
-            let again = plan(&set, &live_state(&patched, last_applied), &options);
-            assert!(!again.has_changes(), "left to change after the patch: {again:?}");
+    for options in [
+        DiffOptions::default(),
+        DiffOptions::default().exact_lists(true),
+    ] {
+        for last_applied in [None, Some(live.clone())] {
+            let state = live_state(&live, last_applied.clone());
+            let planned = plan(&set, &state, &options);
+            let _ = render_json(&planned);
+            let _ = render_human(&planned, &HumanOptions::default());
+            if let Some(Action::Update {
+                live: normalized,
+                patch,
+                ..
+            }) = planned.changes.first().map(|c| &c.action)
+            {
+                let mut patched = normalized.as_value().clone();
+                json_patch::patch(&mut patched, patch).expect("an update's patch applies to live");
+                let patched =
+                    Object::new(patched).expect("a patch keeps apiVersion, kind and name");
+                let again = plan(&set, &live_state(&patched, last_applied), &options);
+                assert!(
+                    !again.has_changes(),
+                    "left to change after the patch: {again:?}"
+                );
+            }
         }
     }
 });
