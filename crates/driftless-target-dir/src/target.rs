@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,6 +17,16 @@ use indexmap::IndexMap;
 use crate::inventory::{self, Inventory};
 use crate::layout::{self, LOCK_FILE, STATE_DIR};
 use crate::{Error, fsutil};
+
+/// How many threads write object files at once. Each write ends with a flush to disk
+/// that mostly waits, so more threads than cores pay off.
+const WRITE_THREADS: usize = 16;
+/// How many threads read object files at once (reading is mostly parsing YAML).
+fn read_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, std::num::NonZero::get)
+        .clamp(2, 16)
+}
 
 /// The annotation that keeps an object from being pruned: `driftless.dev/prune: disabled`.
 pub const PRUNE_ANNOTATION: &str = "driftless.dev/prune";
@@ -174,17 +185,29 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
     let mut inventory = inventory::read(root)?;
     let inventory_ids: BTreeSet<ObjectId> = inventory.keys().cloned().collect();
     let desired_ids: HashSet<&ObjectId> = desired.iter().collect();
-    let mut files = Files::new(root);
-    let mut objects = IndexMap::with_capacity(desired.len());
     let others = inventory_ids.iter().filter(|id| !desired_ids.contains(id));
+
+    // Paths and folders in order, then the files read in parallel.
+    let mut files = Files::new(root);
+    let mut to_read = Vec::with_capacity(desired.len());
     for id in desired.iter().chain(others) {
         let rel = relative_path(root, id)?;
-        let last_applied = inventory.remove(id);
-        match files.read_object(id, &rel)? {
+        if files.check_dirs(id, &rel, false)? {
+            to_read.push((id, rel));
+        }
+    }
+    let states = parallel(&to_read, read_threads(), |(id, rel)| {
+        read_file(root, id, rel)
+    })?;
+
+    let mut objects = IndexMap::with_capacity(to_read.len());
+    for ((id, rel), state) in to_read.iter().zip(states) {
+        let last_applied = inventory.remove(*id);
+        match state {
             FileState::Missing => {}
             FileState::Object(object) => {
                 objects.insert(
-                    id.clone(),
+                    (*id).clone(),
                     LiveObject {
                         object,
                         last_applied,
@@ -193,7 +216,7 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
             }
             FileState::Unreadable(reason) => {
                 tracing::warn!(
-                    path = %root.join(&rel).display(),
+                    path = %root.join(rel).display(),
                     object = %id,
                     "{reason}; treating it as drift that the next apply repairs"
                 );
@@ -204,7 +227,7 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
                     && let Some(last_applied) = last_applied
                 {
                     objects.insert(
-                        id.clone(),
+                        (*id).clone(),
                         LiveObject {
                             object: identity_only(&last_applied),
                             last_applied: Some(last_applied),
@@ -251,19 +274,19 @@ fn apply(
         entries.push((change, relative_path(root, &change.id)?));
     }
 
-    let mut next = previous.clone();
+    let mut next = previous;
     let mut report = ApplyReport {
         dry_run,
         ..ApplyReport::default()
     };
     let mut files = Files::new(root);
+    let mut writes = Vec::new();
+    let mut deletes = Vec::new();
     for (change, rel) in &entries {
         let id = &change.id;
         match &change.action {
             Action::Create { desired } | Action::Update { desired, .. } => {
-                if !dry_run {
-                    files.write_object(id, rel, desired)?;
-                }
+                writes.push((id, rel.as_path(), desired));
                 next.insert(id.clone(), desired.clone());
                 if matches!(change.action, Action::Create { .. }) {
                     report.created.push(id.clone());
@@ -287,7 +310,7 @@ fn apply(
                     // Not pruning: it stays ours, to be pruned by a later apply.
                     continue;
                 }
-                let Some(last_applied) = previous.get(id) else {
+                let Some(last_applied) = next.get(id) else {
                     tracing::warn!(
                         object = %id,
                         path = %root.join(rel).display(),
@@ -306,9 +329,7 @@ fn apply(
                     report.prune_skipped.push(id.clone());
                     continue;
                 }
-                if !dry_run {
-                    files.delete_object(id, rel)?;
-                }
+                deletes.push((id, rel.as_path()));
                 next.remove(id);
                 report.pruned.push(id.clone());
             }
@@ -319,7 +340,11 @@ fn apply(
         return Ok(report);
     }
 
-    forget_gone(root, plan, &previous, &mut files, &mut next)?;
+    files.write_objects(&writes)?;
+    for (id, rel) in deletes {
+        files.delete_object(id, rel)?;
+    }
+    forget_gone(root, plan, &mut files, &mut next)?;
 
     // Objects first, made durable; the inventory last, so it never claims an object
     // whose file is not written.
@@ -343,18 +368,21 @@ fn apply(
 fn forget_gone(
     root: &Path,
     plan: &Plan,
-    previous: &Inventory,
     files: &mut Files<'_>,
-    next: &mut Inventory,
+    inventory: &mut Inventory,
 ) -> Result<(), Error> {
     let mentioned: HashSet<&ObjectId> = plan.changes.iter().map(|c| &c.id).collect();
-    for id in previous.keys().filter(|id| !mentioned.contains(id)) {
+    let mut gone = Vec::new();
+    for id in inventory.keys().filter(|id| !mentioned.contains(id)) {
         let rel = relative_path(root, id)?;
         if !files.exists(id, &rel)? {
             tracing::debug!(object = %id, "its file is gone; dropped from the inventory");
-            next.remove(id);
             files.remove_empty_dirs(&rel);
+            gone.push(id.clone());
         }
+    }
+    for id in &gone {
+        inventory.remove(id);
     }
     Ok(())
 }
@@ -375,6 +403,128 @@ fn identity_only(object: &Object) -> Object {
         }
     }
     stub
+}
+
+/// Runs `work` on every item with up to `threads` threads, and returns the results in
+/// the order of the items, or the first error met (the other threads then stop taking
+/// new items).
+fn parallel<T, R, F>(items: &[T], threads: usize, work: F) -> Result<Vec<R>, Error>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> Result<R, Error> + Sync,
+{
+    let threads = threads.min(items.len());
+    if threads <= 1 {
+        return items.iter().map(work).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    let mut first_error = None;
+    std::thread::scope(|scope| {
+        let worker = || {
+            let mut done = Vec::new();
+            while !failed.load(Ordering::Relaxed) {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(index) else { break };
+                match work(item) {
+                    Ok(result) => done.push((index, result)),
+                    Err(error) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return (done, Some(error));
+                    }
+                }
+            }
+            (done, None)
+        };
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        for handle in handles {
+            let (done, error) = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (index, result) in done {
+                results[index] = Some(result);
+            }
+            if first_error.is_none() {
+                first_error = error;
+            }
+        }
+    });
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// Writes `object` to its file `rel` below `root`, atomically; its folders exist.
+fn write_object(root: &Path, id: &ObjectId, rel: &Path, object: &Object) -> Result<(), Error> {
+    let text =
+        driftless_core::yaml::to_string(object.as_value()).map_err(|source| Error::Serialize {
+            id: Box::new(id.clone()),
+            source,
+        })?;
+    let path = root.join(rel);
+    fsutil::atomic_write(&path, text.as_bytes()).map_err(|source| Error::Write {
+        path: path.clone(),
+        id: Box::new(id.clone()),
+        source,
+    })?;
+    tracing::debug!(object = %id, path = %path.display(), "written");
+    Ok(())
+}
+
+/// Reads the object file `rel` of `id` below `root`; its folders were checked.
+fn read_file(root: &Path, id: &ObjectId, rel: &Path) -> Result<FileState, Error> {
+    let path = root.join(rel);
+    let read_error = |source| Error::Read {
+        path: path.clone(),
+        id: Box::new(id.clone()),
+        source,
+    };
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Ok(FileState::Unreadable(
+                "the file is a symbolic link or not a regular file".into(),
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(source) => return Err(read_error(source)),
+    }
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            return Ok(FileState::Unreadable("the file is not UTF-8 text".into()));
+        }
+        Err(source) => return Err(read_error(source)),
+    };
+    let mut docs = match driftless_core::yaml::from_str_multi(&text) {
+        Ok(docs) => docs,
+        Err(e) => return Ok(FileState::Unreadable(format!("the file is not YAML: {e}"))),
+    };
+    if docs.len() != 1 {
+        return Ok(FileState::Unreadable(format!(
+            "the file holds {} YAML documents, not one object",
+            docs.len()
+        )));
+    }
+    let object = match Object::new(docs.remove(0)) {
+        Ok(object) => object,
+        Err(e) => {
+            return Ok(FileState::Unreadable(format!(
+                "the file is not an object: {e}"
+            )));
+        }
+    };
+    if object.id() != *id {
+        return Ok(FileState::Unreadable(format!(
+            "the file holds the object {} instead",
+            object.id()
+        )));
+    }
+    Ok(FileState::Object(object))
 }
 
 /// What an object's file holds.
@@ -476,81 +626,20 @@ impl<'a> Files<'a> {
         Ok(true)
     }
 
-    /// Reads the object file `rel` of `id`.
-    fn read_object(&mut self, id: &ObjectId, rel: &Path) -> Result<FileState, Error> {
-        if !self.check_dirs(id, rel, false)? {
-            return Ok(FileState::Missing);
-        }
-        let path = self.root.join(rel);
-        let read_error = |source| Error::Read {
-            path: path.clone(),
-            id: Box::new(id.clone()),
-            source,
-        };
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => {
-                return Ok(FileState::Unreadable(
-                    "the file is a symbolic link or not a regular file".into(),
-                ));
+    /// Writes objects to their files, each atomically. The folders are checked (and
+    /// created) first, in order; then the files are written by several threads, since
+    /// each write waits for the disk to flush it.
+    fn write_objects(&mut self, writes: &[(&ObjectId, &Path, &Object)]) -> Result<(), Error> {
+        for (id, rel, _) in writes {
+            self.check_dirs(id, rel, true)?;
+            if let Some(parent) = self.root.join(rel).parent() {
+                self.dirty.insert(parent.to_owned());
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
-            Err(source) => return Err(read_error(source)),
         }
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                return Ok(FileState::Unreadable("the file is not UTF-8 text".into()));
-            }
-            Err(source) => return Err(read_error(source)),
-        };
-        let mut docs = match driftless_core::yaml::from_str_multi(&text) {
-            Ok(docs) => docs,
-            Err(e) => return Ok(FileState::Unreadable(format!("the file is not YAML: {e}"))),
-        };
-        if docs.len() != 1 {
-            return Ok(FileState::Unreadable(format!(
-                "the file holds {} YAML documents, not one object",
-                docs.len()
-            )));
-        }
-        let object = match Object::new(docs.remove(0)) {
-            Ok(object) => object,
-            Err(e) => {
-                return Ok(FileState::Unreadable(format!(
-                    "the file is not an object: {e}"
-                )));
-            }
-        };
-        if object.id() != *id {
-            return Ok(FileState::Unreadable(format!(
-                "the file holds the object {} instead",
-                object.id()
-            )));
-        }
-        Ok(FileState::Object(object))
-    }
-
-    /// Writes `object` to its file `rel`, atomically.
-    fn write_object(&mut self, id: &ObjectId, rel: &Path, object: &Object) -> Result<(), Error> {
-        let text = driftless_core::yaml::to_string(object.as_value()).map_err(|source| {
-            Error::Serialize {
-                id: Box::new(id.clone()),
-                source,
-            }
+        let root = self.root;
+        parallel(writes, WRITE_THREADS, |(id, rel, object)| {
+            write_object(root, id, rel, object)
         })?;
-        self.check_dirs(id, rel, true)?;
-        let path = self.root.join(rel);
-        fsutil::atomic_write(&path, text.as_bytes()).map_err(|source| Error::Write {
-            path: path.clone(),
-            id: Box::new(id.clone()),
-            source,
-        })?;
-        tracing::debug!(object = %id, path = %path.display(), "written");
-        if let Some(parent) = path.parent() {
-            self.dirty.insert(parent.to_owned());
-        }
         Ok(())
     }
 

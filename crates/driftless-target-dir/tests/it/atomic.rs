@@ -6,7 +6,9 @@ use std::path::Path;
 use driftless_core::{ApplyOptions, LiveState, ObjectSet, Target};
 use driftless_target_dir::{DirTarget, Error};
 
-use crate::common::{cm, dir_error, files, listing, plan, prune, read_object, set, sync};
+use crate::common::{
+    cm, dir_error, files, inventory, listing, plan, prune, read_object, set, sync,
+};
 
 /// No temporary file anywhere below `root`.
 fn assert_no_temp_files(root: &Path) {
@@ -65,11 +67,62 @@ async fn failed_apply_keeps_the_previous_inventory() {
     let inventory_path = dir.path().join(".driftless/inventory.json");
     let inventory_before = std::fs::read(&inventory_path).unwrap();
 
-    // `blocked/` should be a folder, but a file is in the way; `a` comes first.
+    // Many objects to write, and one of them cannot be: a folder is where its file
+    // should go.
+    let others: Vec<_> = (0..40)
+        .map(|i| cm(Some("web"), &format!("o{i}"), "1"))
+        .collect();
+    let blocked = cm(Some("web"), "blocked", "1");
+    let blocked_path = target.object_path(&blocked.id()).unwrap();
+    std::fs::create_dir_all(blocked_path.join("in-the-way")).unwrap();
+    let mut objects = vec![x.clone()];
+    objects.extend(others.iter().cloned());
+    objects.insert(20, blocked.clone());
+    let desired = set(objects);
+    let live = target.live(&desired).await.unwrap();
+    let err = target
+        .apply(&plan(&desired, &live), &prune())
+        .await
+        .unwrap_err();
+    match dir_error(&err) {
+        Error::Write { path, id, .. } => {
+            assert_eq!(path, &blocked_path);
+            assert_eq!(**id, blocked.id());
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(err.to_string().contains("blocked"), "{err}");
+    // Whatever was written is whole; the inventory claims none of it yet.
+    for object in &others {
+        let path = target.object_path(&object.id()).unwrap();
+        if path.exists() {
+            assert_eq!(read_object(&path), *object);
+        }
+    }
+    assert_eq!(std::fs::read(&inventory_path).unwrap(), inventory_before);
+    assert_no_temp_files(dir.path());
+    assert_inventory_matches_files(&target).await;
+
+    // With the obstacle gone, the next apply completes and owns everything.
+    std::fs::remove_dir_all(&blocked_path).unwrap();
+    let report = sync(&target, &desired, prune()).await;
+    assert_eq!(report.created.len() + report.unchanged.len(), desired.len());
+    assert!(report.created.contains(&blocked.id()));
+    let mut ids: Vec<_> = desired.ids().cloned().collect();
+    ids.sort();
+    assert_eq!(inventory(&target).await, ids);
+    assert_inventory_matches_files(&target).await;
+}
+
+#[tokio::test]
+async fn folder_in_the_way_fails_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DirTarget::new(dir.path()).unwrap();
+    // `blocked/` should be a folder, but a file is in the way.
     std::fs::write(dir.path().join("blocked"), "in the way").unwrap();
     let a = cm(Some("web"), "a", "1");
     let b = cm(Some("blocked"), "b", "1");
-    let desired = set([x.clone(), a.clone(), b.clone()]);
+    let desired = set([a.clone(), b.clone()]);
     let live = target.live(&desired).await.unwrap();
     let err = target
         .apply(&plan(&desired, &live), &ApplyOptions::default())
@@ -82,23 +135,8 @@ async fn failed_apply_keeps_the_previous_inventory() {
         }
         other => panic!("unexpected error: {other}"),
     }
-    assert!(err.to_string().contains("blocked"), "{err}");
-    // `a` was written whole; the inventory does not claim it (nor `b`) yet.
-    assert_eq!(read_object(&target.object_path(&a.id()).unwrap()), a);
-    assert_eq!(std::fs::read(&inventory_path).unwrap(), inventory_before);
-    assert_no_temp_files(dir.path());
-    assert_inventory_matches_files(&target).await;
-
-    // With the obstacle gone, the next apply completes and owns everything.
-    std::fs::remove_file(dir.path().join("blocked")).unwrap();
-    let report = sync(&target, &desired, prune()).await;
-    assert_eq!(report.unchanged, [x.id(), a.id()]);
-    assert_eq!(report.created, [b.id()]);
-    let live = target.live(&desired).await.unwrap();
-    assert_eq!(
-        live.inventory.into_iter().collect::<Vec<_>>(),
-        [b.id(), a.id(), x.id()]
-    );
+    assert_eq!(files(dir.path()), ["blocked"]);
+    assert!(!dir.path().join(".driftless/inventory.json").exists());
 }
 
 #[tokio::test]

@@ -11,3 +11,4 @@ mod names;
 mod props;
 mod prune;
 mod reapply;
+mod with_differ;
