@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// GitOps engine: render, diff and apply desired state from git, OCI or a directory.
 #[derive(Debug, Parser)]
@@ -31,6 +31,20 @@ pub(crate) enum Command {
     Fetch(FetchArgs),
     /// Package a directory as an OCI artifact (Flux's format) and push it.
     Push(PushArgs),
+    /// Reconcile the apps of an agent configuration once, without a daemon.
+    Sync(crate::commands::sync::SyncArgs),
+    /// The apps of a running agent: revision, readiness, last sync.
+    Status(crate::commands::agent::AgentArgs),
+    /// The sync history of an app of a running agent, newest first.
+    History(crate::commands::agent::HistoryArgs),
+    /// Ask a running agent to reconcile an app now.
+    Reconcile(crate::commands::agent::AppArgs),
+    /// Stop reconciling an app until it is resumed.
+    Suspend(crate::commands::agent::AppArgs),
+    /// Resume a suspended or pinned app.
+    Resume(crate::commands::agent::AppArgs),
+    /// Pin an app to a revision it applied before, until it is resumed.
+    Rollback(crate::commands::agent::RollbackArgs),
 }
 
 /// Where desired state comes from.
@@ -145,7 +159,7 @@ pub(crate) struct RenderArgs {
 pub(crate) struct TargetArgs {
     /// dir:PATH, kube or kube:CONTEXT.
     #[arg(long, short = 't')]
-    pub(crate) target: String,
+    pub(crate) target: Option<String>,
     /// The name of the inventory kept on the target (default: the source's folder
     /// name): apps sharing a target must use different names.
     #[arg(long)]
@@ -153,11 +167,16 @@ pub(crate) struct TargetArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("against").required(true).args(["target", "rev"])))]
 pub(crate) struct DiffArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
     #[command(flatten)]
     pub(crate) target: TargetArgs,
+    /// Compare two revisions of SOURCE instead of a target: A..B (commits, branches or
+    /// tags), rendered without any cluster. Exit code 1 when they differ.
+    #[arg(long, value_name = "A..B", conflicts_with = "target")]
+    pub(crate) rev: Option<String>,
     /// Output format.
     #[arg(short, long, default_value = "human")]
     pub(crate) output: Format,
@@ -179,6 +198,7 @@ pub(crate) enum Color {
 
 #[derive(Debug, Args)]
 #[allow(clippy::struct_excessive_bools)] // each bool is a command-line switch
+#[command(group(ArgGroup::new("to").required(true).args(["target"])))]
 pub(crate) struct ApplyArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,

@@ -11,19 +11,33 @@ use driftless::{
 
 use crate::args::{AuthArgs, Command, SourceArgs, TargetArgs};
 
+pub(crate) mod agent;
 mod apply;
 mod diff;
 mod fetch;
 mod push;
 mod render;
+mod rev_diff;
+pub(crate) mod sync;
 
 pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Render(args) => render::run(args).await,
+        Command::Diff(mut args) if args.rev.is_some() => {
+            let range = args.rev.take().unwrap_or_default();
+            rev_diff::run(args, &range).await
+        }
         Command::Diff(args) => diff::run(args).await,
         Command::Apply(args) => apply::run(args).await,
         Command::Fetch(args) => fetch::run(args).await,
         Command::Push(args) => push::run(args).await,
+        Command::Sync(args) => sync::run(args).await,
+        Command::Status(args) => agent::status(args).await,
+        Command::History(args) => agent::history(args).await,
+        Command::Reconcile(args) => agent::act(args, "reconcile").await,
+        Command::Suspend(args) => agent::act(args, "suspend").await,
+        Command::Resume(args) => agent::act(args, "resume").await,
+        Command::Rollback(args) => agent::rollback(args).await,
     }
 }
 
@@ -94,7 +108,11 @@ pub(crate) async fn pipeline(
     options: PipelineOptions,
 ) -> anyhow::Result<Pipeline> {
     let (source, renderer) = open_source(source_args)?;
-    let spec: TargetSpec = target_args.target.parse()?;
+    let spec: TargetSpec = target_args
+        .target
+        .as_deref()
+        .context("--target is required")?
+        .parse()?;
     let name = target_args
         .name
         .clone()

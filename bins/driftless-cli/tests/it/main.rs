@@ -1,6 +1,7 @@
 //! End-to-end tests of the `driftless` command.
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
+mod agent_commands;
 mod apply_diff;
 mod render;
 
