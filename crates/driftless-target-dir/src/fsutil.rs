@@ -36,6 +36,35 @@ pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes the temporary files a crashed write left in `dir` (an apply holds the lock,
+/// so no other write is under way). Missing directories have none.
+pub(crate) fn sweep_temp_files(dir: &Path) {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot list for leftover temporary files");
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let is_temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && entry.file_type().is_ok_and(|t| t.is_file());
+        if is_temp {
+            let path = entry.path();
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted apply");
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove a leftover temporary file");
+                }
+            }
+        }
+    }
+}
+
 /// Flushes a directory's entries (creations, renames, removals) to disk. Directories
 /// that no longer exist are skipped.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -127,6 +127,7 @@ pub(crate) fn write(root: &Path, inventory: &Inventory) -> Result<bool, Error> {
     };
     let dir = root.join(STATE_DIR);
     std::fs::create_dir_all(&dir).map_err(io_error)?;
+    fsutil::sweep_temp_files(&dir);
     fsutil::atomic_write(&path, &bytes).map_err(io_error)?;
     fsutil::sync_dir(&dir).map_err(io_error)?;
     Ok(true)

@@ -64,7 +64,9 @@
 //! Every file is written atomically (a temporary file in the same folder, flushed, then
 //! renamed over the old one) and the inventory is written last, after the changed
 //! folders are flushed: a crash mid-apply never leaves a half-written object, nor an
-//! inventory claiming an object that was not written. An object already as desired is
+//! inventory claiming an object that was not written. Temporary files (named
+//! `.driftless-tmp-*`) that a crash left behind are removed by the next apply that
+//! writes to their folder. An object already as desired is
 //! not written, and an inventory that did not change is not either, so an unchanged
 //! re-apply writes nothing. A dry run writes nothing at all: no files, folders,
 //! inventory or lock.
@@ -87,7 +89,10 @@
 //! [`Error::LockTimeout`] naming the directory. Reading live state takes no lock: every
 //! file is replaced atomically, so a reader sees each object whole.
 //!
-//! All file work runs on tokio's blocking thread pool.
+//! All file work runs on tokio's blocking thread pool; object files are read and
+//! written by several threads at once (each write waits for its flush to disk). The
+//! `force` apply option has no meaning here: a directory has no field owners and no
+//! immutable fields.
 
 mod error;
 mod fsutil;

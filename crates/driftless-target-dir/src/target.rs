@@ -630,12 +630,16 @@ impl<'a> Files<'a> {
     /// created) first, in order; then the files are written by several threads, since
     /// each write waits for the disk to flush it.
     fn write_objects(&mut self, writes: &[(&ObjectId, &Path, &Object)]) -> Result<(), Error> {
+        let mut folders = BTreeSet::new();
         for (id, rel, _) in writes {
             self.check_dirs(id, rel, true)?;
-            if let Some(parent) = self.root.join(rel).parent() {
-                self.dirty.insert(parent.to_owned());
+            if let Some(parent) = self.root.join(rel).parent()
+                && folders.insert(parent.to_owned())
+            {
+                fsutil::sweep_temp_files(parent);
             }
         }
+        self.dirty.extend(folders);
         let root = self.root;
         parallel(writes, WRITE_THREADS, |(id, rel, object)| {
             write_object(root, id, rel, object)

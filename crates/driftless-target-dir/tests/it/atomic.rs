@@ -165,3 +165,32 @@ async fn failed_rename_leaves_no_temporary_file() {
     assert_no_temp_files(dir.path());
     assert!(!dir.path().join(".driftless/inventory.json").exists());
 }
+
+#[tokio::test]
+async fn temporary_files_of_an_interrupted_apply_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DirTarget::new(dir.path()).unwrap();
+    let a = cm(Some("web"), "a", "1");
+    sync(&target, &set([a.clone()]), prune()).await;
+    // What a crash between writing and renaming leaves behind.
+    let stale = [
+        "web/core_ConfigMap/.driftless-tmp-Xy12ab",
+        ".driftless/.driftless-tmp-Qw34cd",
+    ];
+    for path in stale {
+        std::fs::write(dir.path().join(path), "half an obj").unwrap();
+    }
+    std::fs::write(dir.path().join("web/core_ConfigMap/.other"), "theirs").unwrap();
+
+    // A dry run leaves them; a real apply that writes there removes them.
+    sync(
+        &target,
+        &set([cm(Some("web"), "a", "2")]),
+        ApplyOptions::default().dry_run(true),
+    )
+    .await;
+    assert!(dir.path().join(stale[0]).exists());
+    sync(&target, &set([cm(Some("web"), "a", "2")]), prune()).await;
+    assert_no_temp_files(dir.path());
+    assert!(dir.path().join("web/core_ConfigMap/.other").exists());
+}
