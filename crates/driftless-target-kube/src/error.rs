@@ -77,6 +77,16 @@ pub enum Error {
         /// The server's message (naming the fields).
         message: String,
     },
+    /// The ApplySet parent exists but another tool manages the set.
+    #[error(
+        "the ApplySet parent {parent} is managed by {tooling:?}, not driftless: choose another ApplySet name"
+    )]
+    ForeignApplySet {
+        /// The parent object.
+        parent: Box<ObjectId>,
+        /// Its `applyset.kubernetes.io/tooling` annotation.
+        tooling: String,
+    },
     /// Any other failed API call.
     #[error("{verb} {resource}{}: {source}", namespace_suffix(.namespace.as_deref()))]
     Api {

@@ -161,7 +161,23 @@ impl KubeTarget {
                 }
                 .error(e)
             })?;
-        found.map(|o| to_value(&o, &resource.api)).transpose()
+        let Some(parent) = found.map(|o| to_value(&o, &resource.api)).transpose()? else {
+            return Ok(None);
+        };
+        // Another tool's ApplySet is not ours to change (KEP-3659).
+        let tooling = parent
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(applyset::TOOLING_ANNOTATION))
+            .and_then(Value::as_str);
+        if let Some(tooling) = tooling
+            && tooling.split('/').next() != applyset::TOOLING.split('/').next()
+        {
+            return Err(Error::ForeignApplySet {
+                parent: Box::new(self.applyset_parent()),
+                tooling: tooling.to_owned(),
+            });
+        }
+        Ok(Some(parent))
     }
 
     async fn write_parent(&self, inventory: &Inventory) -> Result<(), Error> {

@@ -150,6 +150,16 @@ async fn kubectl_reads_the_applyset() {
         "{stdout}"
     );
     assert_eq!(names(&ns, "configmaps", &selector), ["one"]);
+
+    // Now kubectl manages the set: driftless leaves it alone.
+    let err = reconcile(
+        &target,
+        objects([config_map("one", json!({}))]),
+        ApplyOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("managed by \"kubectl/"), "{err}");
 }
 
 #[tokio::test]
