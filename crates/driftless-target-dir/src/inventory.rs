@@ -1,7 +1,10 @@
 //! The inventory: what this target applied, kept in `.driftless/inventory.json`.
 //!
 //! For every object applied and not deleted since, it holds the object as it was last
-//! applied, so that a later plan knows which fields were ours. The file is JSON (a
+//! applied, so that a later plan knows which fields were ours. While an apply writes
+//! objects that are new to the inventory, their ids are listed as `pending`: should the
+//! apply be killed before it records them, the next one adopts those whose file holds
+//! exactly what was being written, so they can still be pruned. The file is JSON (a
 //! machine file, not for hand-editing), sorted by id so that the same inventory is
 //! always the same bytes.
 
@@ -23,12 +26,23 @@ const KIND: &str = "DirInventory";
 /// What a target applied: each object as last applied, by id.
 pub(crate) type Inventory = BTreeMap<ObjectId, Object>;
 
+/// The inventory file: what was applied, and what an unfinished apply was writing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct State {
+    /// Objects applied, as last applied.
+    pub(crate) objects: Inventory,
+    /// Objects new to the inventory that an apply was writing when it stopped.
+    pub(crate) pending: Inventory,
+}
+
 #[derive(Serialize)]
 struct FileOut<'a> {
     #[serde(rename = "apiVersion")]
     api_version: &'static str,
     kind: &'static str,
     objects: BTreeMap<&'a ObjectId, &'a Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pending: BTreeMap<&'a ObjectId, &'a Value>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +52,8 @@ struct FileIn {
     api_version: String,
     kind: String,
     objects: BTreeMap<String, Value>,
+    #[serde(default)]
+    pending: BTreeMap<String, Value>,
 }
 
 /// The path of the inventory of the target directory `root`.
@@ -46,28 +62,27 @@ pub(crate) fn path(root: &Path) -> PathBuf {
 }
 
 /// Reads the inventory of `root`; a directory without one has applied nothing.
-pub(crate) fn read(root: &Path) -> Result<Inventory, Error> {
+pub(crate) fn read(root: &Path) -> Result<State, Error> {
     let path = path(root);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Inventory::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
         Err(source) => return Err(Error::InventoryIo { path, source }),
     };
     parse(&path, &bytes)
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, Error> {
-    let corrupt = |reason: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
-        Error::InventoryCorrupt {
-            path: path.to_owned(),
-            reason,
-            source,
-        }
-    };
-    let file: FileIn = serde_json::from_slice(bytes)
-        .map_err(|e| corrupt("it is not a driftless inventory".into(), Some(Box::new(e))))?;
+fn parse(path: &Path, bytes: &[u8]) -> Result<State, Error> {
+    let file: FileIn = serde_json::from_slice(bytes).map_err(|e| {
+        corrupt(
+            path,
+            "it is not a driftless inventory".into(),
+            Some(Box::new(e)),
+        )
+    })?;
     if file.api_version != API_VERSION || file.kind != KIND {
         return Err(corrupt(
+            path,
             format!(
                 "expected apiVersion {API_VERSION} and kind {KIND}, found {} {}",
                 file.api_version, file.kind
@@ -75,19 +90,41 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, Error> {
             None,
         ));
     }
+    Ok(State {
+        objects: entries(path, file.objects)?,
+        pending: entries(path, file.pending)?,
+    })
+}
+
+fn corrupt(
+    path: &Path,
+    reason: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    Error::InventoryCorrupt {
+        path: path.to_owned(),
+        reason,
+        source,
+    }
+}
+
+/// Checks the entries of one section: each key an id, each value the object of that id.
+fn entries(path: &Path, raw: BTreeMap<String, Value>) -> Result<Inventory, Error> {
     let mut inventory = Inventory::new();
-    for (key, value) in file.objects {
+    for (key, value) in raw {
         let id: ObjectId = key.parse().map_err(|e: driftless_core::Error| {
-            corrupt(format!("bad object id {key:?}"), Some(Box::new(e)))
+            corrupt(path, format!("bad object id {key:?}"), Some(Box::new(e)))
         })?;
         let object = Object::new(value).map_err(|e| {
             corrupt(
+                path,
                 format!("the entry of {id} is not an object"),
                 Some(Box::new(e)),
             )
         })?;
         if object.id() != id {
             return Err(corrupt(
+                path,
                 format!("the entry of {id} holds the object {}", object.id()),
                 None,
             ));
@@ -98,11 +135,12 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, Error> {
 }
 
 /// The bytes of an inventory file.
-pub(crate) fn to_bytes(inventory: &Inventory) -> Vec<u8> {
+pub(crate) fn to_bytes(objects: &Inventory, pending: &Inventory) -> Vec<u8> {
     let file = FileOut {
         api_version: API_VERSION,
         kind: KIND,
-        objects: inventory.iter().map(|(id, o)| (id, o.as_value())).collect(),
+        objects: objects.iter().map(|(id, o)| (id, o.as_value())).collect(),
+        pending: pending.iter().map(|(id, o)| (id, o.as_value())).collect(),
     };
     let mut bytes = serde_json::to_vec_pretty(&file)
         .expect("a map of string keys to JSON values always serializes");
@@ -112,9 +150,9 @@ pub(crate) fn to_bytes(inventory: &Inventory) -> Vec<u8> {
 
 /// Writes the inventory of `root` atomically, unless the file already holds exactly
 /// these bytes (then nothing is written). Returns whether it wrote.
-pub(crate) fn write(root: &Path, inventory: &Inventory) -> Result<bool, Error> {
+pub(crate) fn write(root: &Path, objects: &Inventory, pending: &Inventory) -> Result<bool, Error> {
     let path = path(root);
-    let bytes = to_bytes(inventory);
+    let bytes = to_bytes(objects, pending);
     match std::fs::read(&path) {
         Ok(old) if old == bytes => return Ok(false),
         Ok(_) => {}
@@ -146,16 +184,22 @@ mod tests {
     #[test]
     fn round_trips_and_skips_identical_writes() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(read(dir.path()).unwrap().is_empty());
+        assert_eq!(read(dir.path()).unwrap(), State::default());
         let inventory: Inventory = [cm("b"), cm("a")]
             .into_iter()
             .map(|o| (o.id(), o))
             .collect();
-        assert!(write(dir.path(), &inventory).unwrap());
-        assert_eq!(read(dir.path()).unwrap(), inventory);
-        assert!(!write(dir.path(), &inventory).unwrap());
+        assert!(write(dir.path(), &inventory, &Inventory::new()).unwrap());
+        assert_eq!(read(dir.path()).unwrap().objects, inventory);
+        assert!(!write(dir.path(), &inventory, &Inventory::new()).unwrap());
         let text = std::fs::read_to_string(path(dir.path())).unwrap();
         assert!(text.find("/ConfigMap//a").unwrap() < text.find("/ConfigMap//b").unwrap());
+        assert!(!text.contains("pending"));
+
+        let pending: Inventory = [cm("c")].into_iter().map(|o| (o.id(), o)).collect();
+        assert!(write(dir.path(), &inventory, &pending).unwrap());
+        let state = read(dir.path()).unwrap();
+        assert_eq!((state.objects, state.pending), (inventory, pending));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use driftless_core::{
-    Action, ApplyOptions, ApplyReport, LiveObject, LiveState, Object, ObjectId, ObjectSet, Plan,
-    Target, TargetError,
+    Action, ApplyOptions, ApplyReport, Change, LiveObject, LiveState, Object, ObjectId, ObjectSet,
+    Plan, Target, TargetError,
 };
 use indexmap::IndexMap;
 
@@ -182,15 +182,24 @@ fn relative_path(root: &Path, id: &ObjectId) -> Result<PathBuf, Error> {
 
 /// Reads the live state: the files of every desired id and every inventory member.
 fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
-    let mut inventory = inventory::read(root)?;
-    let inventory_ids: BTreeSet<ObjectId> = inventory.keys().cloned().collect();
+    let inventory::State {
+        objects: mut claimed,
+        mut pending,
+    } = inventory::read(root)?;
+    pending.retain(|id, _| !claimed.contains_key(id));
+    let mut inventory_ids: BTreeSet<ObjectId> = claimed.keys().cloned().collect();
     let desired_ids: HashSet<&ObjectId> = desired.iter().collect();
-    let others = inventory_ids.iter().filter(|id| !desired_ids.contains(id));
+    let others: Vec<ObjectId> = claimed
+        .keys()
+        .chain(pending.keys())
+        .filter(|id| !desired_ids.contains(id))
+        .cloned()
+        .collect();
 
     // Paths and folders in order, then the files read in parallel.
     let mut files = Files::new(root);
-    let mut to_read = Vec::with_capacity(desired.len());
-    for id in desired.iter().chain(others) {
+    let mut to_read = Vec::with_capacity(desired.len() + others.len());
+    for id in desired.iter().chain(&others) {
         let rel = relative_path(root, id)?;
         if files.check_dirs(id, &rel, false)? {
             to_read.push((id, rel));
@@ -202,17 +211,32 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
 
     let mut objects = IndexMap::with_capacity(to_read.len());
     for ((id, rel), state) in to_read.iter().zip(states) {
-        let last_applied = inventory.remove(*id);
+        let id: &ObjectId = id;
+        let last_applied = claimed.remove(id);
+        let was_pending = pending.remove(id);
+        let desired = desired_ids.contains(id);
         match state {
             FileState::Missing => {}
             FileState::Object(object) => {
-                objects.insert(
-                    (*id).clone(),
-                    LiveObject {
-                        object,
-                        last_applied,
-                    },
-                );
+                // An object an interrupted apply was writing is ours if its file holds
+                // exactly what was being written.
+                let last_applied = match (last_applied, was_pending) {
+                    (Some(last_applied), _) => Some(last_applied),
+                    (None, Some(pending)) if pending == object => {
+                        inventory_ids.insert(id.clone());
+                        Some(pending)
+                    }
+                    _ => None,
+                };
+                if desired || last_applied.is_some() {
+                    objects.insert(
+                        id.clone(),
+                        LiveObject {
+                            object,
+                            last_applied,
+                        },
+                    );
+                }
             }
             FileState::Unreadable(reason) => {
                 tracing::warn!(
@@ -223,11 +247,9 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
                 // A desired object reads as missing, so that the plan creates it and the
                 // apply writes over the broken file. An object only in the inventory
                 // still exists (a file we wrote is there), so that prune can delete it.
-                if !desired_ids.contains(id)
-                    && let Some(last_applied) = last_applied
-                {
+                if !desired && let Some(last_applied) = last_applied {
                     objects.insert(
-                        (*id).clone(),
+                        id.clone(),
                         LiveObject {
                             object: identity_only(&last_applied),
                             last_applied: Some(last_applied),
@@ -241,6 +263,75 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
         objects,
         inventory: inventory_ids,
     })
+}
+
+/// Every entry of `plan` with its file's path; an entry whose id cannot be a path, or
+/// whose object has another id, is an error.
+fn check_entries<'p>(root: &Path, plan: &'p Plan) -> Result<Vec<(&'p Change, PathBuf)>, Error> {
+    let mut entries = Vec::with_capacity(plan.changes.len());
+    for change in &plan.changes {
+        if let Some(desired) = change.action.desired()
+            && desired.id() != change.id
+        {
+            return Err(Error::PlanMismatch {
+                id: Box::new(change.id.clone()),
+                found: Box::new(desired.id()),
+            });
+        }
+        entries.push((change, relative_path(root, &change.id)?));
+    }
+    Ok(entries)
+}
+
+/// Before objects new to the inventory are written, lists them as pending in the
+/// inventory file: if this apply is killed before it records them, the next one still
+/// knows they are ours. Writes nothing when there are none.
+fn record_pending(
+    root: &Path,
+    entries: &[(&Change, PathBuf)],
+    inventory: &Inventory,
+) -> Result<(), Error> {
+    let pending: Inventory = entries
+        .iter()
+        .filter_map(|(change, _)| match &change.action {
+            Action::Create { desired } | Action::Update { desired, .. }
+                if !inventory.contains_key(&change.id) =>
+            {
+                Some((change.id.clone(), desired.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !pending.is_empty() {
+        inventory::write(root, inventory, &pending)?;
+    }
+    Ok(())
+}
+
+/// Adds to `inventory` the objects an interrupted apply was writing (`pending`) whose
+/// file holds exactly what was being written: that apply wrote them.
+fn adopt(
+    root: &Path,
+    files: &mut Files<'_>,
+    inventory: &mut Inventory,
+    pending: Inventory,
+) -> Result<(), Error> {
+    for (id, object) in pending {
+        if inventory.contains_key(&id) {
+            continue;
+        }
+        let rel = relative_path(root, &id)?;
+        if !files.check_dirs(&id, &rel, false)? {
+            continue;
+        }
+        if let FileState::Object(found) = read_file(root, &id, &rel)?
+            && found == object
+        {
+            tracing::info!(object = %id, "adopted: written by an apply that was interrupted");
+            inventory.insert(id, object);
+        }
+    }
+    Ok(())
 }
 
 /// Carries out a plan under the directory's lock.
@@ -258,28 +349,23 @@ fn apply(
         let lock = root.join(STATE_DIR).join(LOCK_FILE);
         Some(fsutil::lock(root, lock, lock_timeout)?)
     };
-    let previous = inventory::read(root)?;
+    let inventory::State {
+        objects: mut next,
+        pending: interrupted,
+    } = inventory::read(root)?;
+    let mut files = Files::new(root);
+    adopt(root, &mut files, &mut next, interrupted)?;
 
     // Check every entry before touching anything: a bad name fails the whole apply.
-    let mut entries = Vec::with_capacity(plan.changes.len());
-    for change in &plan.changes {
-        if let Some(desired) = change.action.desired()
-            && desired.id() != change.id
-        {
-            return Err(Error::PlanMismatch {
-                id: Box::new(change.id.clone()),
-                found: Box::new(desired.id()),
-            });
-        }
-        entries.push((change, relative_path(root, &change.id)?));
+    let entries = check_entries(root, plan)?;
+    if !dry_run {
+        record_pending(root, &entries, &next)?;
     }
 
-    let mut next = previous;
     let mut report = ApplyReport {
         dry_run,
         ..ApplyReport::default()
     };
-    let mut files = Files::new(root);
     let mut writes = Vec::new();
     let mut deletes = Vec::new();
     for (change, rel) in &entries {
@@ -349,7 +435,7 @@ fn apply(
     // Objects first, made durable; the inventory last, so it never claims an object
     // whose file is not written.
     files.sync()?;
-    inventory::write(root, &next)?;
+    inventory::write(root, &next, &Inventory::new())?;
     tracing::info!(
         target = %format!("dir:{}", root.display()),
         created = report.created.len(),
@@ -546,6 +632,8 @@ struct Files<'a> {
     known: HashSet<PathBuf>,
     /// Folders (absolute) whose entries changed.
     dirty: BTreeSet<PathBuf>,
+    /// Folders (absolute) cleared of leftover temporary files.
+    swept: HashSet<PathBuf>,
 }
 
 impl<'a> Files<'a> {
@@ -554,6 +642,15 @@ impl<'a> Files<'a> {
             root,
             known: HashSet::new(),
             dirty: BTreeSet::new(),
+            swept: HashSet::new(),
+        }
+    }
+
+    /// Removes leftover temporary files from the folder `dir`, once per apply.
+    fn sweep(&mut self, dir: &Path) {
+        if !self.swept.contains(dir) {
+            fsutil::sweep_temp_files(dir);
+            self.swept.insert(dir.to_owned());
         }
     }
 
@@ -630,16 +727,13 @@ impl<'a> Files<'a> {
     /// created) first, in order; then the files are written by several threads, since
     /// each write waits for the disk to flush it.
     fn write_objects(&mut self, writes: &[(&ObjectId, &Path, &Object)]) -> Result<(), Error> {
-        let mut folders = BTreeSet::new();
         for (id, rel, _) in writes {
             self.check_dirs(id, rel, true)?;
-            if let Some(parent) = self.root.join(rel).parent()
-                && folders.insert(parent.to_owned())
-            {
-                fsutil::sweep_temp_files(parent);
+            if let Some(parent) = self.root.join(rel).parent() {
+                self.sweep(parent);
+                self.dirty.insert(parent.to_owned());
             }
         }
-        self.dirty.extend(folders);
         let root = self.root;
         parallel(writes, WRITE_THREADS, |(id, rel, object)| {
             write_object(root, id, rel, object)
@@ -677,6 +771,7 @@ impl<'a> Files<'a> {
                 break;
             }
             let abs = self.root.join(dir);
+            self.sweep(&abs);
             self.dirty.insert(abs.clone());
             if fs::remove_dir(&abs).is_err() {
                 // Not empty (or already gone): keep it and everything above it.

@@ -10,6 +10,26 @@ use crate::common::{
     cm, dir_error, files, inventory, listing, plan, prune, read_object, set, sync,
 };
 
+/// The ids the inventory file claims as applied.
+fn claimed(root: &Path) -> Vec<String> {
+    section(root, "objects")
+}
+
+/// The ids the inventory file lists as pending.
+fn pending(root: &Path) -> Vec<String> {
+    section(root, "pending")
+}
+
+fn section(root: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root.join(".driftless/inventory.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value
+        .get(name)
+        .and_then(serde_json::Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// No temporary file anywhere below `root`.
 fn assert_no_temp_files(root: &Path) {
     let temps: Vec<String> = listing(root)
@@ -64,8 +84,7 @@ async fn failed_apply_keeps_the_previous_inventory() {
     let target = DirTarget::new(dir.path()).unwrap();
     let x = cm(Some("web"), "x", "1");
     sync(&target, &set([x.clone()]), prune()).await;
-    let inventory_path = dir.path().join(".driftless/inventory.json");
-    let inventory_before = std::fs::read(&inventory_path).unwrap();
+    let inventory_before = claimed(dir.path());
 
     // Many objects to write, and one of them cannot be: a folder is where its file
     // should go.
@@ -92,14 +111,16 @@ async fn failed_apply_keeps_the_previous_inventory() {
         other => panic!("unexpected error: {other}"),
     }
     assert!(err.to_string().contains("blocked"), "{err}");
-    // Whatever was written is whole; the inventory claims none of it yet.
+    // Whatever was written is whole; the inventory claims none of it yet, it only
+    // lists the new objects as pending.
     for object in &others {
         let path = target.object_path(&object.id()).unwrap();
         if path.exists() {
             assert_eq!(read_object(&path), *object);
         }
     }
-    assert_eq!(std::fs::read(&inventory_path).unwrap(), inventory_before);
+    assert_eq!(claimed(dir.path()), inventory_before);
+    assert_eq!(pending(dir.path()).len(), 41);
     assert_no_temp_files(dir.path());
     assert_inventory_matches_files(&target).await;
 
@@ -136,7 +157,15 @@ async fn folder_in_the_way_fails_before_anything_is_written() {
         other => panic!("unexpected error: {other}"),
     }
     assert_eq!(files(dir.path()), ["blocked"]);
-    assert!(!dir.path().join(".driftless/inventory.json").exists());
+    assert!(claimed(dir.path()).is_empty());
+    assert!(
+        target
+            .live(&ObjectSet::new())
+            .await
+            .unwrap()
+            .inventory
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -163,7 +192,15 @@ async fn failed_rename_leaves_no_temporary_file() {
         other => panic!("unexpected error: {other}"),
     }
     assert_no_temp_files(dir.path());
-    assert!(!dir.path().join(".driftless/inventory.json").exists());
+    assert!(claimed(dir.path()).is_empty());
+    assert!(
+        target
+            .live(&ObjectSet::new())
+            .await
+            .unwrap()
+            .inventory
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -193,4 +230,45 @@ async fn temporary_files_of_an_interrupted_apply_are_removed() {
     sync(&target, &set([cm(Some("web"), "a", "2")]), prune()).await;
     assert_no_temp_files(dir.path());
     assert!(dir.path().join("web/core_ConfigMap/.other").exists());
+}
+
+#[tokio::test]
+async fn objects_written_by_a_failed_apply_can_still_be_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DirTarget::new(dir.path()).unwrap();
+    let x = cm(Some("web"), "x", "1");
+    let others: Vec<_> = (0..30)
+        .map(|i| cm(Some("web"), &format!("o{i}"), "1"))
+        .collect();
+    let blocked = cm(Some("web"), "blocked", "1");
+    let blocked_path = target.object_path(&blocked.id()).unwrap();
+    std::fs::create_dir_all(blocked_path.join("in-the-way")).unwrap();
+    let mut objects = vec![x.clone(), blocked.clone()];
+    objects.extend(others.iter().cloned());
+    let desired = set(objects);
+    let live = target.live(&desired).await.unwrap();
+    target
+        .apply(&plan(&desired, &live), &prune())
+        .await
+        .unwrap_err();
+    let written: Vec<_> = others
+        .iter()
+        .filter(|o| target.object_path(&o.id()).unwrap().exists())
+        .map(driftless_core::Object::id)
+        .collect();
+    assert!(!written.is_empty());
+
+    // They are not claimed, but known as written by that apply: no longer desired,
+    // they are pruned like any object of ours. A file that was never written is not.
+    let live = target.live(&ObjectSet::new()).await.unwrap();
+    for id in &written {
+        assert!(live.inventory.contains(id), "{id}");
+    }
+    let report = sync(&target, &set([x.clone()]), prune()).await;
+    for id in &written {
+        assert!(report.pruned.contains(id), "{id}");
+    }
+    assert_eq!(files(dir.path()), ["web/core_ConfigMap/x.yaml"]);
+    assert!(blocked_path.join("in-the-way").is_dir());
+    assert!(pending(dir.path()).is_empty());
 }

@@ -3,6 +3,7 @@
 
 mod atomic;
 mod common;
+mod crash;
 mod drift;
 mod dry_run;
 mod layout;
