@@ -29,8 +29,7 @@
 //! `granit-parser` as re-exported by `serde-saphyr`, which also writes YAML; see
 //! `docs/architecture.md` for why.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
@@ -798,7 +797,7 @@ impl<'a> Loader<'a> {
             return Ok(());
         };
         let line = root.pos.line;
-        let value = into_value(root)?;
+        let value = into_value(root).map_err(|e| *e)?;
         if !value.is_null() {
             self.docs.push(Document {
                 index: self.doc_index,
@@ -810,15 +809,23 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Converting nodes fails rarely; a boxed error keeps the results small to move.
+type Converted<T> = Result<T, Box<YamlError>>;
+
+#[allow(clippy::unnecessary_box_returns)] // small results on the hot path, see `Converted`
+fn fail(pos: Pos, message: impl Into<String>) -> Box<YamlError> {
+    Box::new(YamlError::at(pos, message))
+}
+
 /// Converts a node into JSON the way `sigs.k8s.io/yaml` does.
-fn into_value(node: Node) -> Result<Value, YamlError> {
+fn into_value(node: Node) -> Converted<Value> {
     Ok(match node.kind {
         Kind::Null => Value::Null,
         Kind::Bool(b) => Value::Bool(b),
         Kind::Int(i) => Value::from(i),
         Kind::UInt(u) => Value::from(u),
         Kind::Float(f) => Value::Number(json_number(f).ok_or_else(|| {
-            YamlError::at(
+            fail(
                 node.pos,
                 format!(
                     "{} cannot be represented in JSON (Kubernetes rejects it too); quote it to keep it as a string",
@@ -855,15 +862,18 @@ fn yaml_float_word(f: f64) -> &'static str {
     }
 }
 
-fn into_map(entries: Vec<(Node, Node)>) -> Result<Map<String, Value>, YamlError> {
+fn into_map(entries: Vec<(Node, Node)>) -> Converted<Map<String, Value>> {
     let mut out = Map::new();
-    // Keys written in this mapping, with where (merged keys may be overridden, these not).
-    let mut explicit: HashMap<String, Pos> = HashMap::new();
+    // Where each key of `out` was written, in the order of `out`.
+    let mut positions: Vec<Pos> = Vec::with_capacity(entries.len());
+    // Keys that came from a merge: written keys may override these (and only these).
+    let mut merged: HashSet<String> = HashSet::new();
     let mut merge_at: Option<Pos> = None;
+    let index_of = |out: &Map<String, Value>, name: &str| out.keys().position(|k| k == name);
     for (key, value) in entries {
         if matches!(key.kind, Kind::Merge) {
             if let Some(first) = merge_at {
-                return Err(YamlError::at(
+                return Err(fail(
                     key.pos,
                     format!("duplicate merge key << (first at line {})", first.line),
                 ));
@@ -873,7 +883,9 @@ fn into_map(entries: Vec<(Node, Node)>) -> Result<Map<String, Value>, YamlError>
                 for (k, v) in source {
                     // Keys written in the mapping win; earlier sources win over later ones.
                     if !out.contains_key(&k) {
+                        merged.insert(k.clone());
                         out.insert(k, v);
+                        positions.push(key.pos);
                     }
                 }
             }
@@ -881,31 +893,37 @@ fn into_map(entries: Vec<(Node, Node)>) -> Result<Map<String, Value>, YamlError>
         }
         let pos = key.pos;
         let name = key_string(key)?;
-        match explicit.entry(name) {
-            Entry::Occupied(first) => {
-                return Err(YamlError::at(
+        if !merged.is_empty() && merged.remove(&name) {
+            if let Some(index) = index_of(&out, &name) {
+                positions[index] = pos;
+            }
+            out.insert(name, into_value(value)?);
+            continue;
+        }
+        match out.entry(name) {
+            serde_json::map::Entry::Vacant(slot) => {
+                slot.insert(into_value(value)?);
+                positions.push(pos);
+            }
+            serde_json::map::Entry::Occupied(slot) => {
+                let name = slot.key().clone();
+                let first = index_of(&out, &name).map_or(pos, |index| positions[index]);
+                return Err(fail(
                     pos,
                     format!(
-                        "duplicate key {:?} (first at line {}, column {})",
-                        first.key(),
-                        first.get().line,
-                        first.get().col
+                        "duplicate key {name:?} (first at line {}, column {})",
+                        first.line, first.col
                     ),
                 ));
-            }
-            Entry::Vacant(slot) => {
-                let name = slot.key().clone();
-                slot.insert(pos);
-                out.insert(name, into_value(value)?);
             }
         }
     }
     Ok(out)
 }
 
-fn merge_sources(value: Node) -> Result<Vec<Map<String, Value>>, YamlError> {
+fn merge_sources(value: Node) -> Converted<Vec<Map<String, Value>>> {
     let wrong = |pos| {
-        YamlError::at(
+        fail(
             pos,
             "a merge (<<) needs a mapping or a sequence of mappings as its value",
         )
@@ -924,7 +942,7 @@ fn merge_sources(value: Node) -> Result<Vec<Map<String, Value>>, YamlError> {
 }
 
 /// A mapping key as `sigs.k8s.io/yaml` writes it into JSON.
-fn key_string(key: Node) -> Result<String, YamlError> {
+fn key_string(key: Node) -> Converted<String> {
     Ok(match key.kind {
         Kind::Str(s) => s,
         Kind::Bool(b) => b.to_string(),
@@ -932,19 +950,19 @@ fn key_string(key: Node) -> Result<String, YamlError> {
         Kind::Float(f) => go_float32_g(f),
         Kind::Merge => "<<".to_owned(),
         Kind::Null => {
-            return Err(YamlError::at(
+            return Err(fail(
                 key.pos,
                 "a null mapping key is not supported (Kubernetes rejects it); quote it",
             ));
         }
         Kind::UInt(u) => {
-            return Err(YamlError::at(
+            return Err(fail(
                 key.pos,
                 format!("the mapping key {u} is beyond int64 (Kubernetes rejects it); quote it"),
             ));
         }
         Kind::Seq(_) | Kind::Map(_) => {
-            return Err(YamlError::at(key.pos, "a mapping key must be a scalar"));
+            return Err(fail(key.pos, "a mapping key must be a scalar"));
         }
     })
 }
