@@ -64,7 +64,10 @@
 //! Every file is written atomically (a temporary file in the same folder, flushed, then
 //! renamed over the old one) and the inventory is written last, after the changed
 //! folders are flushed: a crash mid-apply never leaves a half-written object, nor an
-//! inventory claiming an object that was not written. Temporary files (named
+//! inventory claiming an object that was not written. So that objects a killed apply
+//! did write are not orphaned, the apply first lists the objects new to the inventory
+//! as `pending` in the inventory file; the next reader adopts a pending object only if
+//! its file holds exactly what was being written. Temporary files (named
 //! `.driftless-tmp-*`) that a crash left behind are removed by the next apply that
 //! writes to their folder. An object already as desired is
 //! not written, and an inventory that did not change is not either, so an unchanged
