@@ -1277,6 +1277,17 @@ mod tests {
     }
 
     #[test]
+    fn windows_line_endings_and_tabs() {
+        assert_eq!(
+            one("a: on\r\nb: |\r\n  x\r\n  y\r\n"),
+            json!({"a": true, "b": "x\ny\n"})
+        );
+        assert_eq!(one("a:\t\"t\"\n"), json!({"a": "t"}));
+        let e = err("a:\n\tb: 1\n");
+        assert_eq!(e.location.map(|l| l.0), Some(2), "{e}");
+    }
+
+    #[test]
     fn syntax_errors_have_line_column_and_document() {
         let e = err("a: 1\n---\nb: [1, 2\nc: 3\n");
         assert_eq!(e.kind(), YamlErrorKind::Syntax);
