@@ -7,8 +7,8 @@ use json_patch::jsonptr::{Pointer, PointerBuf};
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::{Map, Number, Value};
 
-use crate::DiffOptions;
 use crate::normalize::{normalize, normalize_metadata};
+use crate::{DiffOptions, IgnoreRule};
 
 /// Compares `desired` with `live` into a [`Plan`].
 ///
@@ -34,13 +34,18 @@ use crate::normalize::{normalize, normalize_metadata};
 /// and, applied to the normalized live object, gives an object that agrees with
 /// desired on every field desired sets. Time is linear in the size of the objects.
 pub fn plan(desired: &ObjectSet, live: &LiveState, options: &DiffOptions) -> Plan {
+    let rules: Vec<(&IgnoreRule, PointerBuf)> = options
+        .ignore
+        .iter()
+        .filter_map(|rule| rule.parsed().map(|pointer| (rule, pointer)))
+        .collect();
     let mut changes = Vec::with_capacity(desired.len());
     for (id, object) in desired.ids().zip(desired.iter()) {
         let action = match live.objects.get(id) {
             None => Action::Create {
                 desired: object.clone(),
             },
-            Some(live_object) => compare(id, object, live_object, options),
+            Some(live_object) => compare(id, object, live_object, &rules, options),
         };
         changes.push(Change {
             id: id.clone(),
@@ -65,12 +70,17 @@ pub fn plan(desired: &ObjectSet, live: &LiveState, options: &DiffOptions) -> Pla
     plan
 }
 
-fn compare(id: &ObjectId, desired: &Object, live: &LiveObject, options: &DiffOptions) -> Action {
-    let rules: Vec<PointerBuf> = options
-        .ignore
+fn compare(
+    id: &ObjectId,
+    desired: &Object,
+    live: &LiveObject,
+    rules: &[(&IgnoreRule, PointerBuf)],
+    options: &DiffOptions,
+) -> Action {
+    let rules: Vec<&PointerBuf> = rules
         .iter()
-        .filter(|rule| rule.applies_to(id))
-        .filter_map(crate::IgnoreRule::parsed)
+        .filter(|(rule, _)| rule.applies_to(id))
+        .map(|(_, pointer)| pointer)
         .collect();
     let mut walker = Walker {
         rules: &rules,
@@ -125,7 +135,7 @@ type Found = (PointerBuf, Option<Value>, Option<Value>);
 /// Walks desired, live and last-applied values side by side, collecting differences.
 struct Walker<'a> {
     /// The ignore rules that apply to this object.
-    rules: &'a [PointerBuf],
+    rules: &'a [&'a PointerBuf],
     /// Whether lists compare as whole values only.
     exact_lists: bool,
     /// Where the walk is.
@@ -135,7 +145,7 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     fn ignored(&self) -> bool {
-        self.rules.iter().any(|rule| rule == &self.path)
+        self.rules.iter().any(|rule| **rule == self.path)
     }
 
     fn walk(&mut self, desired: &Value, live: Option<&Value>, applied: Option<&Value>) {
@@ -427,7 +437,6 @@ pub fn applied_state(objects: &ObjectSet) -> LiveState {
 #[allow(clippy::needless_pass_by_value)] // json! literals read best passed by value
 mod tests {
     use super::*;
-    use crate::IgnoreRule;
     use serde_json::json;
 
     fn object(value: Value) -> Object {
