@@ -56,7 +56,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The async side only waits on I/O and timers (rendering runs on blocking
+    // threads): a few workers are enough on any machine, and keep memory small.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");

@@ -40,6 +40,10 @@ const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Per-app state that must survive restarts (suspended, pinned revision), by app.
 const APP_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("app_state");
 
+/// How many syncs are kept per app by default; older ones are deleted as new ones are
+/// recorded.
+pub const DEFAULT_KEEP_SYNCS: u64 = 1000;
+
 /// The file name of the store inside the state directory.
 pub const FILE_NAME: &str = "history.redb";
 
@@ -225,6 +229,7 @@ pub struct AppState {
 pub struct History {
     db: redb::Database,
     path: PathBuf,
+    keep_syncs: u64,
 }
 
 impl History {
@@ -243,7 +248,11 @@ impl History {
                 source: Box::new(other.into()),
             },
         })?;
-        let history = Self { db, path };
+        let history = Self {
+            db,
+            path,
+            keep_syncs: DEFAULT_KEEP_SYNCS,
+        };
         history.write("creating tables", |txn| {
             txn.open_table(SYNCS)?;
             txn.open_table(AUDIT)?;
@@ -251,6 +260,14 @@ impl History {
             Ok(())
         })?;
         Ok(history)
+    }
+
+    /// Keeps the newest `count` syncs of each app (at least one); older ones are
+    /// deleted in the transaction that records a new one.
+    #[must_use]
+    pub fn keep_syncs(mut self, count: u64) -> Self {
+        self.keep_syncs = count.max(1);
+        self
     }
 
     /// The store file.
@@ -291,6 +308,13 @@ impl History {
             record.id = last + 1;
             let bytes = encode(&path, &record)?;
             table.insert((sync.app.as_str(), record.id), bytes.as_slice())?;
+            if record.id > self.keep_syncs {
+                let cutoff = record.id - self.keep_syncs;
+                table.retain_in(
+                    (sync.app.as_str(), 0)..=(sync.app.as_str(), cutoff),
+                    |_, _| false,
+                )?;
+            }
             Ok(())
         })?;
         Ok(record)
@@ -564,6 +588,32 @@ mod tests {
         assert_eq!(audit[0].action, "suspend");
         assert!(history.app_state("web").unwrap().suspended);
         assert_eq!(history.app_state("infra").unwrap(), AppState::default());
+    }
+
+    #[test]
+    fn old_syncs_are_deleted_beyond_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(dir.path()).unwrap().keep_syncs(3);
+        for n in 0..5 {
+            history
+                .record_sync(&sync(
+                    "web",
+                    &format!("sha256:{n:02x}"),
+                    SyncResult::Succeeded,
+                ))
+                .unwrap();
+        }
+        history
+            .record_sync(&sync("api", "sha256:ff", SyncResult::Succeeded))
+            .unwrap();
+        let ids: Vec<u64> = history
+            .syncs("web", 10)
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, [5, 4, 3]);
+        assert_eq!(history.syncs("api", 10).unwrap().len(), 1);
     }
 
     #[test]
