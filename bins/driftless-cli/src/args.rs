@@ -6,7 +6,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// GitOps engine: render, diff and apply desired state from git, OCI or a directory.
 #[derive(Debug, Parser)]
-#[command(name = "driftless", version, about, propagate_version = true)]
+#[command(name = "driftless", version, propagate_version = true)]
 pub(crate) struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

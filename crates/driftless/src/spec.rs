@@ -323,9 +323,11 @@ fn oci_source(url: &str, _options: &SourceOptions) -> Result<Arc<dyn Source>, Er
 /// The renderer a render mode names: `auto` (Kustomize when the folder holds a
 /// kustomization file, plain YAML otherwise), `plain` or `kustomize`.
 pub fn renderer(mode: driftless_render::RenderMode) -> Arc<dyn Renderer> {
+    use driftless_render::{AutoRenderer, PlainRenderer, RenderMode, kustomize::KustomizeRenderer};
     match mode {
-        driftless_render::RenderMode::Plain => Arc::new(driftless_render::PlainRenderer::default()),
-        _ => Arc::new(driftless_render::AutoRenderer::default()),
+        RenderMode::Auto => Arc::new(AutoRenderer::default()),
+        RenderMode::Plain => Arc::new(PlainRenderer::default()),
+        RenderMode::Kustomize => Arc::new(KustomizeRenderer::default()),
     }
 }
 
