@@ -12,22 +12,62 @@ use super::resource::ResMap;
 /// One compiled `images` entry.
 pub(crate) struct ImageUpdate<'a> {
     spec: &'a ImageSpec,
-    pattern: Regex,
+    /// Kustomize matches the name as a regular expression; plain names (where `.`
+    /// is the only special character) are matched without compiling one.
+    pattern: Option<Regex>,
+}
+
+/// Whether `c` may follow the name in a tag or digest.
+fn is_tag_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '{' | '}' | '-')
 }
 
 impl<'a> ImageUpdate<'a> {
     pub(crate) fn new(spec: &'a ImageSpec) -> Result<Self, String> {
-        // Kustomize matches the name as a regular expression, unescaped.
+        if is_literal(&spec.name) {
+            return Ok(Self {
+                spec,
+                pattern: None,
+            });
+        }
         let pattern = Regex::new(&format!(
             "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
             spec.name
         ))
         .map_err(|e| format!("images: name {:?} is not usable: {e}", spec.name))?;
-        Ok(Self { spec, pattern })
+        Ok(Self {
+            spec,
+            pattern: Some(pattern),
+        })
+    }
+
+    /// Kustomize's match: the name, then an optional `:tag`, then an optional
+    /// `@sha256:digest`.
+    fn is_match(&self, image: &str) -> bool {
+        if let Some(re) = &self.pattern {
+            return re.is_match(image);
+        }
+        let mut chars = image.chars();
+        for p in self.spec.name.chars() {
+            match chars.next() {
+                Some(c) if c == p || (p == '.' && c != '\n') => {}
+                _ => return false,
+            }
+        }
+        let rest = chars.as_str();
+        let (tag, digest) = match rest.find("@sha256:") {
+            Some(i) => (&rest[..i], Some(&rest[i + "@sha256:".len()..])),
+            None => (rest, None),
+        };
+        let tag_ok = tag.is_empty()
+            || tag
+                .strip_prefix(':')
+                .is_some_and(|t| t.chars().all(is_tag_char));
+        tag_ok && digest.is_none_or(|d| d.chars().all(is_tag_char))
     }
 
     fn update(&self, image: &str) -> Option<String> {
-        if !self.pattern.is_match(image) {
+        if !self.is_match(image) {
             return None;
         }
         let (mut name, mut tag, mut digest) = split(image);
@@ -95,9 +135,9 @@ fn split(image: &str) -> (String, String, String) {
     }
 }
 
-/// Whether an entry's name is a plain image name (so it can be looked up), not a
-/// pattern. Kustomize reads `.` as "any character" too; names differing from a real
-/// image only there are not looked for.
+/// Whether an entry's name is a plain image name (so it can be looked up and matched
+/// without a regular expression). Kustomize reads `.` as "any character"; the
+/// matcher does too, but the lookup only finds images named exactly.
 fn is_literal(name: &str) -> bool {
     name.chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '-'))
@@ -236,6 +276,44 @@ fn update_containers(value: &mut Value, update: &ImageUpdate<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_names_match_like_the_regular_expression() {
+        let spec = |name: &str| ImageSpec {
+            name: name.to_owned(),
+            ..ImageSpec::default()
+        };
+        for name in [
+            "nginx",
+            "registry.example.com/app",
+            "localhost:5000/tools/x",
+        ] {
+            let s = spec(name);
+            let plain = ImageUpdate::new(&s).unwrap();
+            assert!(plain.pattern.is_none());
+            let re = Regex::new(&format!(
+                "^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$"
+            ))
+            .unwrap();
+            for image in [
+                name.to_owned(),
+                format!("{name}:1.0"),
+                format!("{name}:1.0@sha256:abc"),
+                format!("{name}@sha256:abc"),
+                format!("{name}-other:1"),
+                format!("{name}:bad/tag"),
+                format!("x{name}"),
+                format!("{name}:"),
+            ] {
+                assert_eq!(
+                    plain.is_match(&image),
+                    re.is_match(&image),
+                    "{name} vs {image}"
+                );
+            }
+        }
+        assert!(ImageUpdate::new(&spec("a.b")).unwrap().is_match("axb:1"));
+    }
 
     #[test]
     fn splits_like_kustomize() {

@@ -476,7 +476,7 @@ impl Build {
         dir: &Path,
         k: &Kustomization,
     ) -> Result<()> {
-        let config = acc.config().into_owned();
+        let config = acc.config();
         // patchesStrategicMerge
         for entry in &k.patches_strategic_merge {
             let docs = self.patch_docs(kfile, dir, entry)?;
