@@ -174,6 +174,9 @@ fn builtin_config() -> &'static TransformerConfig {
 struct Acc {
     map: ResMap,
     custom: Option<TransformerConfig>,
+    /// Every id (current and previous) to positions, for patches found by id; dropped
+    /// whenever ids or positions may have changed.
+    id_index: Option<std::collections::HashMap<(resource::Gvk, String, String), Vec<usize>>>,
 }
 
 impl Acc {
@@ -219,6 +222,7 @@ impl Build {
         let mut acc = self.target(dir, &kfile, &k, Acc::default())?;
         generators::add_hash_suffixes(&mut acc.map);
         let config = acc.config();
+        acc.id_index = None;
         at(
             &kfile,
             names::fix_references(&mut acc.map, &config.name_reference),
@@ -567,6 +571,7 @@ impl Build {
         plugin: &Value,
         config: &TransformerConfig,
     ) -> Result<()> {
+        acc.id_index = None;
         let kind = plugin.get("kind").and_then(Value::as_str).unwrap_or("");
         let str_at = |key: &str| {
             plugin
@@ -696,6 +701,7 @@ impl Build {
             };
             let ops = docs.into_iter().next().unwrap_or(Value::Null);
             let patch = at(kfile, patch_json6902::JsonPatch::from_value(ops))?;
+            acc.id_index = None;
             return apply_json(acc, kfile, target, &patch);
         }
         if docs.iter().any(|d| !d.is_object()) {
@@ -724,6 +730,7 @@ impl Build {
                     .filter(|(_, r)| selector.matches(r))
                     .map(|(i, _)| i)
                     .collect();
+                acc.id_index = None;
                 apply_sm(acc, kfile, &selected, patch, allow_name, allow_kind)
             }
         } else {
@@ -745,22 +752,29 @@ impl Build {
         let probe = Resource::new(patch.clone());
         let id = probe.cur_id();
         let key = id_key(&id);
+        let map = &acc.map;
         let hits: Vec<usize> = acc
-            .map
-            .resources
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                id_key(&r.cur_id()) == key || r.prev_ids.iter().any(|p| id_key(p) == key)
-            })
-            .map(|(i, _)| i)
-            .collect();
+            .id_index
+            .get_or_insert_with(|| map.any_id_index())
+            .get(&key)
+            .cloned()
+            .unwrap_or_default();
         match hits.len() {
             0 => Err(Error::at(
                 kfile,
                 format!("no resource matches strategic merge patch {id}"),
             )),
-            1 => apply_sm(acc, kfile, &hits, patch, allow_name, allow_kind),
+            1 => {
+                let (before, count) =
+                    (acc.map.resources[hits[0]].cur_id(), acc.map.resources.len());
+                apply_sm(acc, kfile, &hits, patch, allow_name, allow_kind)?;
+                let unchanged = acc.map.resources.len() == count
+                    && acc.map.resources[hits[0]].cur_id() == before;
+                if !unchanged {
+                    acc.id_index = None;
+                }
+                Ok(())
+            }
             _ => Err(Error::at(
                 kfile,
                 format!("more than one resource matches strategic merge patch {id}"),
