@@ -585,17 +585,7 @@ impl Build {
             message: format!("transformers: {kind}: {e}"),
         };
         match kind {
-            "NamespaceTransformer" => {
-                let ns = plugin
-                    .get("metadata")
-                    .and_then(|m| m.get("namespace"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if !ns.is_empty() {
-                    let specs = plugin_specs(plugin, kfile, kind, &config.namespace)?;
-                    at(kfile, namespace::transform(&mut acc.map, ns, &specs))?;
-                }
-            }
+            "NamespaceTransformer" => plugin_namespace(acc, kfile, plugin, config)?,
             "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
                 let prefix = str_at("prefix");
                 let suffix = str_at("suffix");
@@ -839,6 +829,39 @@ fn plugin_specs(
             Ok(raw.iter().map(FieldSpec::from).collect())
         }
     }
+}
+
+/// A `NamespaceTransformer` config from `transformers`.
+fn plugin_namespace(
+    acc: &mut Acc,
+    kfile: &Path,
+    plugin: &Value,
+    config: &TransformerConfig,
+) -> Result<()> {
+    let kind = "NamespaceTransformer";
+    let unset_only = plugin.get("unsetOnly").and_then(Value::as_bool) == Some(true);
+    let subjects = plugin
+        .get("setRoleBindingSubjects")
+        .and_then(Value::as_str)
+        .unwrap_or("defaultOnly");
+    if unset_only || subjects != "defaultOnly" {
+        return Err(Error::Unsupported {
+            file: kfile.to_path_buf(),
+            feature: "NamespaceTransformer unsetOnly / setRoleBindingSubjects".into(),
+            hint: "use the kustomization's namespace field".into(),
+        });
+    }
+    let ns = plugin
+        .get("metadata")
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !ns.is_empty() {
+        let specs = plugin_specs(plugin, kfile, kind, &config.namespace)?;
+        at(kfile, namespace::transform(&mut acc.map, ns, &specs))?;
+    }
+
+    Ok(())
 }
 
 fn default_order() -> (Vec<String>, Vec<String>) {
