@@ -164,6 +164,11 @@ pub(crate) struct TargetArgs {
     /// name): apps sharing a target must use different names.
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// Never count this field as drift: a JSON pointer, optionally for one kind or
+    /// object only: `/spec/replicas`, `Deployment=/spec/replicas`,
+    /// `Deployment/web=/spec/replicas`. Repeatable.
+    #[arg(long = "ignore", value_name = "[KIND[/NAME]=]POINTER")]
+    pub(crate) ignore: Vec<String>,
 }
 
 #[derive(Debug, Args)]

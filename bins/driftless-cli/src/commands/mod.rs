@@ -9,6 +9,8 @@ use driftless::{
     TargetSpec,
 };
 
+use driftless::diff::IgnoreRule;
+
 use crate::args::{AuthArgs, Command, SourceArgs, TargetArgs};
 
 pub(crate) mod agent;
@@ -119,8 +121,38 @@ pub(crate) async fn pipeline(
         .unwrap_or_else(|| default_inventory_name(source_args));
     let target =
         driftless::spec::open_target(&spec, &TargetOptions::default().inventory_name(name)).await?;
-    Ok(Pipeline::from_dyn(source, renderer, target)
-        .with_options(options.path(source_args.path.clone().unwrap_or_default())))
+    let rules = target_args
+        .ignore
+        .iter()
+        .map(|rule| ignore_rule(rule))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let diff = options.diff.clone().ignore_rules(rules);
+    Ok(Pipeline::from_dyn(source, renderer, target).with_options(
+        options
+            .path(source_args.path.clone().unwrap_or_default())
+            .diff(diff),
+    ))
+}
+
+/// `[KIND[/NAME]=]POINTER` as an ignore rule.
+fn ignore_rule(text: &str) -> anyhow::Result<IgnoreRule> {
+    let (object, pointer) = match text.split_once('=') {
+        Some((object, pointer)) => (Some(object), pointer),
+        None => (None, text),
+    };
+    let mut rule =
+        IgnoreRule::new(pointer).with_context(|| format!("invalid --ignore {text:?}"))?;
+    if let Some(object) = object {
+        let (kind, name) = match object.split_once('/') {
+            Some((kind, name)) => (kind, Some(name)),
+            None => (object, None),
+        };
+        rule = rule.kind(kind);
+        if let Some(name) = name {
+            rule = rule.name(name);
+        }
+    }
+    Ok(rule)
 }
 
 /// The last component of the source's folder (or URL), e.g. `prod` for `./deploy/prod`.

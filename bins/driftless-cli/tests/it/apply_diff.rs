@@ -157,3 +157,33 @@ fn unknown_target_is_explained() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ignored_fields_are_not_drift() {
+    let (dir, target) = setup();
+    assert!(
+        driftless(dir.path(), &["apply", "repo", "--target", &target])
+            .status
+            .success()
+    );
+    let file = dir.path().join("live/shop/apps_Deployment/web.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("replicas: 2", "replicas: 7")).unwrap();
+
+    let diff = |ignore: &str| {
+        driftless(
+            dir.path(),
+            &["diff", "repo", "--target", &target, "--ignore", ignore],
+        )
+    };
+    assert_eq!(diff("Deployment/web=/spec/replicas").status.code(), Some(0));
+    assert_eq!(diff("/spec/replicas").status.code(), Some(0));
+    assert_eq!(diff("Service=/spec/replicas").status.code(), Some(1));
+    let out = diff("spec/replicas");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid --ignore"),
+        "{}",
+        stderr(&out)
+    );
+}
