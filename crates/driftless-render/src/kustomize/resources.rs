@@ -37,17 +37,23 @@ pub(crate) fn is_remote(reference: &str) -> bool {
 impl Loader {
     /// Resolves `rel` against `dir` to an existing canonical path inside the snapshot.
     pub(crate) fn resolve(&self, kfile: &Path, dir: &Path, rel: &str) -> Result<PathBuf> {
-        if is_remote(rel) {
-            return Err(Error::RemoteRefused {
-                file: kfile.to_path_buf(),
-                url: rel.to_owned(),
-            });
-        }
         let joined = dir.join(rel);
-        let canonical = joined.canonicalize().map_err(|_| Error::NotFound {
-            file: kfile.to_path_buf(),
-            path: joined.clone(),
-        })?;
+        let canonical = match joined.canonicalize() {
+            Ok(path) => path,
+            // Only what does not exist locally is taken for a remote reference.
+            Err(_) if is_remote(rel) => {
+                return Err(Error::RemoteRefused {
+                    file: kfile.to_path_buf(),
+                    url: rel.to_owned(),
+                });
+            }
+            Err(_) => {
+                return Err(Error::NotFound {
+                    file: kfile.to_path_buf(),
+                    path: joined,
+                });
+            }
+        };
         if !canonical.starts_with(&self.root) {
             return Err(Error::OutsideRoot {
                 file: kfile.to_path_buf(),
