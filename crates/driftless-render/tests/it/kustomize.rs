@@ -243,6 +243,8 @@ struct Generated {
     literals: Vec<(&'static str, String)>,
     merge: Vec<(&'static str, String)>,
     disable_hash: bool,
+    base_prefix: bool,
+    patch_env: Option<String>,
 }
 
 fn generated() -> impl Strategy<Value = Generated> {
@@ -271,7 +273,10 @@ fn generated() -> impl Strategy<Value = Generated> {
         proptest::option::of((0usize..3, 0u8..10)),
         proptest::collection::vec(literal.clone(), 1..4),
         proptest::collection::vec(literal, 0..3),
-        any::<bool>(),
+        (
+            any::<bool>(),
+            (any::<bool>(), proptest::option::of("[a-z0-9]{1,8}")),
+        ),
     )
         .prop_map(
             |(
@@ -286,7 +291,7 @@ fn generated() -> impl Strategy<Value = Generated> {
                 replicas,
                 literals,
                 merge,
-                disable_hash,
+                (disable_hash, (base_prefix, patch_env)),
             )| Generated {
                 services,
                 prefix,
@@ -300,6 +305,8 @@ fn generated() -> impl Strategy<Value = Generated> {
                 literals,
                 merge,
                 disable_hash,
+                base_prefix,
+                patch_env,
             },
         )
 }
@@ -336,6 +343,10 @@ fn write_generated(dir: &Path, g: &Generated) {
     }
     base.push_str("configMapGenerator:\n- name: settings\n  literals:\n");
     base.push_str(&literal_lines(&g.literals));
+    base.push_str("secretGenerator:\n- name: token\n  literals:\n  - \"value=s3cr3t\"\n");
+    if g.base_prefix {
+        base.push_str("namePrefix: base-\n");
+    }
     crate::write(dir, "base/kustomization.yaml", &base);
 
     let mut overlay = String::from("resources:\n- ../base\n");
@@ -383,6 +394,12 @@ fn write_generated(dir: &Path, g: &Generated) {
             overlay.push_str("  literals:\n");
             overlay.push_str(&literal_lines(&g.merge));
         }
+    }
+    if let Some(value) = &g.patch_env {
+        overlay.push_str(&format!(
+            "patches:\n- target:\n    kind: Deployment\n  patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: any\n    spec:\n      template:\n        spec:\n          containers:\n          - name: {}\n            env:\n            - name: PATCHED\n              value: \"{value}\"\n            - name: TOKEN\n              valueFrom:\n                secretKeyRef: {{name: token, key: value}}\n",
+            g.services[0]
+        ));
     }
     crate::write(dir, "overlay/kustomization.yaml", &overlay);
 }
