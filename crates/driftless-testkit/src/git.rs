@@ -347,8 +347,7 @@ impl GitHttp {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        let entry = serve_cgi(request, &base, &backend, expected.as_deref());
-                        log.lock().expect("request log lock").push(entry);
+                        serve_cgi(request, &base, &backend, expected.as_deref(), &log);
                     }
                 })
             })
@@ -395,13 +394,16 @@ impl Drop for GitHttp {
     }
 }
 
-/// Runs one request through `git http-backend` and answers it.
+/// Runs one request through `git http-backend` and answers it. The request is logged
+/// before the answer goes out, so a client that saw the answer also sees the entry.
 fn serve_cgi(
     mut request: tiny_http::Request,
     base: &Path,
     backend: &Path,
     expected_auth: Option<&str>,
-) -> HttpRequest {
+    log: &Mutex<Vec<HttpRequest>>,
+) {
+    let record = |entry: HttpRequest| log.lock().expect("request log lock").push(entry);
     let method = request.method().as_str().to_owned();
     let url = request.url().to_owned();
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
@@ -424,6 +426,7 @@ fn serve_cgi(
         && header("Authorization").as_deref() != Some(expected)
     {
         entry.status = 401;
+        record(entry);
         let response = tiny_http::Response::from_string("authentication required")
             .with_status_code(401)
             .with_header(
@@ -431,16 +434,17 @@ fn serve_cgi(
                     .expect("a valid header"),
             );
         let _ = request.respond(response);
-        return entry;
+        return;
     }
     let content_type = header("Content-Type").unwrap_or_default();
     let git_protocol = header("Git-Protocol").unwrap_or_default();
     let content_encoding = header("Content-Encoding").unwrap_or_default();
     let mut body = Vec::new();
     if request.as_reader().read_to_end(&mut body).is_err() {
-        let _ = request.respond(tiny_http::Response::empty(400));
         entry.status = 400;
-        return entry;
+        record(entry);
+        let _ = request.respond(tiny_http::Response::empty(400));
+        return;
     }
     let mut child = Command::new(backend)
         .env_clear()
@@ -490,8 +494,8 @@ fn serve_cgi(
         Some(length),
         None,
     );
+    record(entry);
     let _ = request.respond(response);
-    entry
 }
 
 /// Splits CGI output into status, headers and body.
