@@ -25,6 +25,20 @@
 //!   fast with a clear error, and so is the size of one document
 //!   ([`LoadOptions::max_document_bytes`]).
 //!
+//! Kustomize reads resources differently (kyaml, which is go-yaml v3, then JSON); load
+//! them with [`Schema::Kustomize`] to get what `kubectl kustomize` prints:
+//!
+//! - Only `true`/`false` (in three spellings) are booleans: `yes`, `y`, `on`, `off`, `no`,
+//!   `n` and their capitalised forms are strings, as values and as keys (`on: x` has the
+//!   key `"on"`).
+//! - Plain timestamps (`2001-12-14`, `2001-12-14T21:59:43.10-05:00`, `2001-12-14
+//!   21:59:43`) become RFC 3339 strings as Go writes a `time.Time` into JSON
+//!   (`2001-12-14T00:00:00Z`, `2001-12-14T21:59:43.1-05:00`); quoted ones stay as written.
+//! - A mapping key that is not a string (`1:`, `true:`, `1.5:`, a timestamp) is an error,
+//!   because Kustomize fails on it too.
+//! - Numbers, nulls, quoting, merge keys and everything else are as above (go-yaml v3 still
+//!   reads `010` as octal 8).
+//!
 //! Every error carries the line and column where the text went wrong. The parser is
 //! `granit-parser` as re-exported by `serde-saphyr`, which also writes YAML; see
 //! `docs/architecture.md` for why.
@@ -124,6 +138,35 @@ pub struct LoadOptions {
     pub max_alias_nodes: usize,
     /// The deepest nesting of collections, aliases included. Default: 1,000.
     pub max_depth: usize,
+    /// How plain scalars and mapping keys resolve. Default: [`Schema::Kubernetes`].
+    pub schema: Schema,
+}
+
+/// How plain scalars resolve: which reader's results [`from_str_documents`] reproduces.
+///
+/// ```
+/// use driftless_core::yaml::{LoadOptions, Schema, from_str_documents};
+/// use serde_json::json;
+///
+/// let text = "a: on\nb: 2001-12-14\nc: 010\n";
+/// let k8s = from_str_documents(text, &LoadOptions::default())?;
+/// assert_eq!(k8s[0].value, json!({"a": true, "b": "2001-12-14", "c": 8}));
+/// let kustomize = LoadOptions::default().schema(Schema::Kustomize);
+/// let docs = from_str_documents(text, &kustomize)?;
+/// assert_eq!(docs[0].value, json!({"a": "on", "b": "2001-12-14T00:00:00Z", "c": 8}));
+/// # Ok::<(), driftless_core::yaml::YamlError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Schema {
+    /// `sigs.k8s.io/yaml` (go-yaml v2, YAML 1.1 words), as `kubectl apply -f` and the
+    /// API machinery read manifests.
+    #[default]
+    Kubernetes,
+    /// Kustomize's reading of resources and strategic merge patches (kyaml: go-yaml v3,
+    /// then JSON): YAML 1.2 booleans, timestamps as RFC 3339 strings, string keys only.
+    /// See the module documentation for every difference.
+    Kustomize,
 }
 
 impl Default for LoadOptions {
@@ -132,6 +175,7 @@ impl Default for LoadOptions {
             max_document_bytes: 8 * 1024 * 1024,
             max_alias_nodes: 1_000_000,
             max_depth: 1_000,
+            schema: Schema::Kubernetes,
         }
     }
 }
@@ -155,6 +199,13 @@ impl LoadOptions {
     #[must_use]
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth;
+        self
+    }
+
+    /// Sets [`schema`](Self::schema).
+    #[must_use]
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema = schema;
         self
     }
 }
@@ -269,7 +320,7 @@ impl Serialize for EmitKey<'_> {
 
 /// Whether a plain scalar with this text would not read back as this string.
 fn needs_quotes(text: &str) -> bool {
-    text == "<<" || resolve_plain(text).is_some()
+    text == "<<" || resolve_plain(text, Schema::Kubernetes).is_some()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -285,8 +336,9 @@ enum Typed {
     Float(f64),
 }
 
-/// Resolves a plain scalar like go-yaml v2's `resolve("", text)`: `None` means a string.
-fn resolve_plain(text: &str) -> Option<Typed> {
+/// Resolves a plain scalar like go-yaml v2's `resolve("", text)` (or v3's, for
+/// [`Schema::Kustomize`], timestamps aside): `None` means a string.
+fn resolve_plain(text: &str, schema: Schema) -> Option<Typed> {
     let hint = match text.as_bytes().first() {
         // The empty scalar is null, found in the word table.
         None | Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~') => {
@@ -297,7 +349,7 @@ fn resolve_plain(text: &str) -> Option<Typed> {
         Some(b'.') => b'.',
         Some(_) => return None,
     };
-    if let Some(typed) = lookup_word(text) {
+    if let Some(typed) = lookup_word(text, schema) {
         return Some(typed);
     }
     match hint {
@@ -323,9 +375,15 @@ fn resolve_plain(text: &str) -> Option<Typed> {
     }
 }
 
-/// go-yaml v2's table of words (exact spellings only).
-fn lookup_word(text: &str) -> Option<Typed> {
+/// go-yaml v2's table of words (exact spellings only); v3 drops the YAML 1.1 booleans.
+fn lookup_word(text: &str, schema: Schema) -> Option<Typed> {
     Some(match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO"
+        | "off" | "Off" | "OFF"
+            if schema == Schema::Kustomize =>
+        {
+            return None;
+        }
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
             Typed::Bool(true)
         }
@@ -431,12 +489,22 @@ fn parse_dot_float(s: &str) -> Option<f64> {
 }
 
 /// A scalar's node kind, from its text, style and tag (go-yaml v2's `resolve(tag, text)`).
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Kind, String> {
+fn resolve_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    schema: Schema,
+) -> Result<Kind, String> {
     let Some(tag) = tag else {
         return Ok(match style {
             ScalarStyle::Plain if text == "<<" => Kind::Merge,
             ScalarStyle::Plain => {
-                resolve_plain(text).map_or_else(|| Kind::Str(text.to_owned()), Kind::from)
+                if schema == Schema::Kustomize
+                    && let Some(stamp) = go_timestamp(text)
+                {
+                    return stamp.map(Kind::Timestamp);
+                }
+                resolve_plain(text, schema).map_or_else(|| Kind::Str(text.to_owned()), Kind::from)
             }
             _ => Kind::Str(text.to_owned()),
         });
@@ -446,8 +514,12 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<K
         return Ok(Kind::Str(text.to_owned()));
     }
     let suffix = tag.suffix();
-    let resolved = resolve_plain(text);
+    let resolved = resolve_plain(text, schema);
     let kind = match (suffix, resolved) {
+        ("timestamp", _) if schema == Schema::Kustomize => Kind::Timestamp(
+            go_timestamp(text)
+                .ok_or_else(|| format!("cannot read `{text}` as a !!timestamp"))??,
+        ),
         ("merge", _) if text == "<<" => Kind::Merge,
         ("binary", _) => Kind::Str(decode_base64(text)?),
         ("null", Some(Typed::Null))
@@ -471,6 +543,116 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<K
 fn looks_like_timestamp(text: &str) -> bool {
     let b = text.as_bytes();
     b.len() >= 8 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[5].is_ascii_digit()
+}
+
+/// A timestamp as go-yaml v3 reads a plain scalar (Go's `time.Parse` with the layouts
+/// `2006-1-2T15:4:5.999999999Z07:00`, the same with `t`, `2006-1-2 15:4:5.999999999` and
+/// `2006-1-2`), written as Go writes a `time.Time` into JSON (RFC 3339, nanoseconds
+/// without trailing zeros, `Z` for a zero offset). `None` when it is not a timestamp;
+/// `Some(Err)` for one Go reads but cannot write to JSON (an offset of 24 hours or more).
+fn go_timestamp(text: &str) -> Option<Result<String, String>> {
+    /// One or two digits (Go's `getnum` for a non-padded field).
+    fn num(rest: &mut &str) -> Option<u32> {
+        let b = rest.as_bytes();
+        let len = match b {
+            [a, c, ..] if a.is_ascii_digit() && c.is_ascii_digit() => 2,
+            [a, ..] if a.is_ascii_digit() => 1,
+            _ => return None,
+        };
+        let n = rest[..len].parse().ok()?;
+        *rest = &rest[len..];
+        Some(n)
+    }
+    let b = text.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
+    }
+    let year: u32 = text[..4].parse().ok()?;
+    let mut rest = &text[5..];
+    let month = num(&mut rest).filter(|m| (1..=12).contains(m))?;
+    rest = rest.strip_prefix('-')?;
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let day = num(&mut rest).filter(|d| (1..=days).contains(d))?;
+    let date = format!("{year:04}-{month:02}-{day:02}");
+    if rest.is_empty() {
+        return Some(Ok(format!("{date}T00:00:00Z")));
+    }
+    let zoned = if let Some(after) = rest.strip_prefix(['T', 't']) {
+        rest = after;
+        true
+    } else if rest.starts_with(' ') {
+        rest = rest.trim_start_matches(' ');
+        false
+    } else {
+        return None;
+    };
+    let hour = num(&mut rest).filter(|h| *h < 24)?;
+    rest = rest.strip_prefix(':')?;
+    let minute = num(&mut rest).filter(|m| *m < 60)?;
+    rest = rest.strip_prefix(':')?;
+    let second = num(&mut rest).filter(|s| *s < 60)?;
+    let mut nanos: u32 = 0;
+    if let Some(after) = rest.strip_prefix(['.', ',']) {
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            // Go keeps nine digits and ignores the rest.
+            let kept = &after[..digits.min(9)];
+            let scale = 10u32.pow(u32::try_from(9 - kept.len()).unwrap_or(0));
+            nanos = kept.parse::<u32>().ok()? * scale;
+            rest = &after[digits..];
+        }
+    }
+    let offset: Option<i32> = if zoned {
+        if rest == "Z" {
+            None
+        } else {
+            let z = rest.as_bytes();
+            if z.len() != 6 || z[3] != b':' || !matches!(z[0], b'+' | b'-') {
+                return None;
+            }
+            let two = |s: &[u8]| -> Option<i32> {
+                (s[0].is_ascii_digit() && s[1].is_ascii_digit())
+                    .then(|| i32::from(s[0] - b'0') * 10 + i32::from(s[1] - b'0'))
+            };
+            let (hh, mm) = (two(&z[1..3])?, two(&z[4..6])?);
+            if hh > 24 || mm > 60 {
+                return None;
+            }
+            let seconds = hh * 3600 + mm * 60;
+            Some(if z[0] == b'-' { -seconds } else { seconds })
+        }
+    } else if rest.is_empty() {
+        None
+    } else {
+        return None;
+    };
+    let fraction = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_owned()
+    };
+    let zone = match offset {
+        None | Some(0) => "Z".to_owned(),
+        Some(o) => {
+            let sign = if o < 0 { '-' } else { '+' };
+            let o = o.unsigned_abs();
+            if o / 3600 >= 24 {
+                return Some(Err(format!(
+                    "the timestamp `{text}` has a time zone offset of 24 hours or more, which cannot be written to JSON (kubectl kustomize fails on it too); quote it"
+                )));
+            }
+            format!("{sign}{:02}:{:02}", o / 3600, (o / 60) % 60)
+        }
+    };
+    Some(Ok(format!(
+        "{date}T{hour:02}:{minute:02}:{second:02}{fraction}{zone}"
+    )))
 }
 
 /// Standard base64 (whitespace ignored), for `!!binary`; the bytes must be UTF-8
@@ -543,6 +725,8 @@ enum Kind {
     UInt(u64),
     Float(f64),
     Str(String),
+    /// A timestamp read by [`Schema::Kustomize`], already written as RFC 3339.
+    Timestamp(String),
     /// A plain `<<` (or `!!merge <<`): a merge key in key position, else the string.
     Merge,
     Seq(Vec<Node>),
@@ -645,7 +829,7 @@ impl<'a> Loader<'a> {
             }
             Event::DocumentEnd => self.finish_document()?,
             Event::Scalar(text, style, anchor, tag) => {
-                let kind = resolve_scalar(&text, style, tag.as_deref())
+                let kind = resolve_scalar(&text, style, tag.as_deref(), self.options.schema)
                     .map_err(|message| YamlError::at(pos, message))?;
                 self.complete(
                     Node {
@@ -797,7 +981,7 @@ impl<'a> Loader<'a> {
             return Ok(());
         };
         let line = root.pos.line;
-        let value = into_value(root).map_err(|e| *e)?;
+        let value = into_value(root, self.options.schema).map_err(|e| *e)?;
         if !value.is_null() {
             self.docs.push(Document {
                 index: self.doc_index,
@@ -817,8 +1001,8 @@ fn fail(pos: Pos, message: impl Into<String>) -> Box<YamlError> {
     Box::new(YamlError::at(pos, message))
 }
 
-/// Converts a node into JSON the way `sigs.k8s.io/yaml` does.
-fn into_value(node: Node) -> Converted<Value> {
+/// Converts a node into JSON the way `sigs.k8s.io/yaml` (or Kustomize) does.
+fn into_value(node: Node, schema: Schema) -> Converted<Value> {
     Ok(match node.kind {
         Kind::Null => Value::Null,
         Kind::Bool(b) => Value::Bool(b),
@@ -833,10 +1017,15 @@ fn into_value(node: Node) -> Converted<Value> {
                 ),
             )
         })?),
-        Kind::Str(s) => Value::String(s),
+        Kind::Str(s) | Kind::Timestamp(s) => Value::String(s),
         Kind::Merge => Value::String("<<".to_owned()),
-        Kind::Seq(items) => Value::Array(items.into_iter().map(into_value).collect::<Result<_, _>>()?),
-        Kind::Map(entries) => Value::Object(into_map(entries)?),
+        Kind::Seq(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| into_value(item, schema))
+                .collect::<Result<_, _>>()?,
+        ),
+        Kind::Map(entries) => Value::Object(into_map(entries, schema)?),
     })
 }
 
@@ -862,7 +1051,7 @@ fn yaml_float_word(f: f64) -> &'static str {
     }
 }
 
-fn into_map(entries: Vec<(Node, Node)>) -> Converted<Map<String, Value>> {
+fn into_map(entries: Vec<(Node, Node)>, schema: Schema) -> Converted<Map<String, Value>> {
     let mut out = Map::new();
     // Where each key of `out` was written, in the order of `out`.
     let mut positions: Vec<Pos> = Vec::with_capacity(entries.len());
@@ -879,7 +1068,7 @@ fn into_map(entries: Vec<(Node, Node)>) -> Converted<Map<String, Value>> {
                 ));
             }
             merge_at = Some(key.pos);
-            for source in merge_sources(value)? {
+            for source in merge_sources(value, schema)? {
                 for (k, v) in source {
                     // Keys written in the mapping win; earlier sources win over later ones.
                     if !out.contains_key(&k) {
@@ -892,17 +1081,17 @@ fn into_map(entries: Vec<(Node, Node)>) -> Converted<Map<String, Value>> {
             continue;
         }
         let pos = key.pos;
-        let name = key_string(key)?;
+        let name = key_string(key, schema)?;
         if !merged.is_empty() && merged.remove(&name) {
             if let Some(index) = index_of(&out, &name) {
                 positions[index] = pos;
             }
-            out.insert(name, into_value(value)?);
+            out.insert(name, into_value(value, schema)?);
             continue;
         }
         match out.entry(name) {
             serde_json::map::Entry::Vacant(slot) => {
-                slot.insert(into_value(value)?);
+                slot.insert(into_value(value, schema)?);
                 positions.push(pos);
             }
             serde_json::map::Entry::Occupied(slot) => {
@@ -921,7 +1110,7 @@ fn into_map(entries: Vec<(Node, Node)>) -> Converted<Map<String, Value>> {
     Ok(out)
 }
 
-fn merge_sources(value: Node) -> Converted<Vec<Map<String, Value>>> {
+fn merge_sources(value: Node, schema: Schema) -> Converted<Vec<Map<String, Value>>> {
     let wrong = |pos| {
         fail(
             pos,
@@ -929,11 +1118,11 @@ fn merge_sources(value: Node) -> Converted<Vec<Map<String, Value>>> {
         )
     };
     match value.kind {
-        Kind::Map(entries) => Ok(vec![into_map(entries)?]),
+        Kind::Map(entries) => Ok(vec![into_map(entries, schema)?]),
         Kind::Seq(items) => items
             .into_iter()
             .map(|item| match item.kind {
-                Kind::Map(entries) => into_map(entries),
+                Kind::Map(entries) => into_map(entries, schema),
                 _ => Err(wrong(item.pos)),
             })
             .collect(),
@@ -941,10 +1130,29 @@ fn merge_sources(value: Node) -> Converted<Vec<Map<String, Value>>> {
     }
 }
 
-/// A mapping key as `sigs.k8s.io/yaml` writes it into JSON.
-fn key_string(key: Node) -> Converted<String> {
+/// A mapping key as `sigs.k8s.io/yaml` writes it into JSON. Kustomize only takes
+/// string keys: go-yaml v3 gives it a map with non-string keys, which JSON cannot hold.
+fn key_string(key: Node, schema: Schema) -> Converted<String> {
+    if schema == Schema::Kustomize {
+        let read_as = match &key.kind {
+            Kind::Str(_) | Kind::Merge | Kind::Null | Kind::Seq(_) | Kind::Map(_) => None,
+            Kind::Bool(b) => Some(format!("the boolean {b}")),
+            Kind::Int(i) => Some(format!("the integer {i}")),
+            Kind::UInt(u) => Some(format!("the integer {u}")),
+            Kind::Float(f) => Some(format!("the float {}", go_float32_g(*f))),
+            Kind::Timestamp(t) => Some(format!("the timestamp {t}")),
+        };
+        if let Some(read_as) = read_as {
+            return Err(fail(
+                key.pos,
+                format!(
+                    "this mapping key reads as {read_as}, and Kustomize only takes string keys (kubectl kustomize fails on it too); quote it"
+                ),
+            ));
+        }
+    }
     Ok(match key.kind {
-        Kind::Str(s) => s,
+        Kind::Str(s) | Kind::Timestamp(s) => s,
         Kind::Bool(b) => b.to_string(),
         Kind::Int(i) => i.to_string(),
         Kind::Float(f) => go_float32_g(f),
@@ -1027,6 +1235,149 @@ mod tests {
 
     fn err(text: &str) -> YamlError {
         from_str_multi(text).unwrap_err()
+    }
+
+    fn kustomize(text: &str) -> Result<Value, YamlError> {
+        let options = LoadOptions::default().schema(Schema::Kustomize);
+        let mut docs = from_str_documents(text, &options)?;
+        assert_eq!(docs.len(), 1, "{text}");
+        Ok(docs.remove(0).value)
+    }
+
+    fn kustomize_scalar(text: &str) -> Value {
+        kustomize(&format!("v: {text}\n")).unwrap()["v"].clone()
+    }
+
+    #[test]
+    fn kustomize_reads_yaml_1_1_booleans_as_strings() {
+        for word in [
+            "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off",
+            "Off", "OFF",
+        ] {
+            assert_eq!(kustomize_scalar(word), json!(word), "{word}");
+            assert!(scalar(word).is_boolean(), "{word} in the default schema");
+            // As keys too: `on:` is the key "on", not "true".
+            let map = kustomize(&format!("{word}: x\n")).unwrap();
+            assert_eq!(map, json!({ word: "x" }));
+        }
+        for (word, b) in [
+            ("true", true),
+            ("True", true),
+            ("TRUE", true),
+            ("false", false),
+        ] {
+            assert_eq!(kustomize_scalar(word), json!(b), "{word}");
+        }
+        assert_eq!(kustomize_scalar("tRUE"), json!("tRUE"));
+        // An explicit !!bool on a 1.1 word is an error in go-yaml v3.
+        assert!(kustomize("v: !!bool yes\n").is_err());
+    }
+
+    #[test]
+    fn kustomize_reads_numbers_and_nulls_like_the_default() {
+        // Checked against kubectl kustomize (Kustomize v5.5): go-yaml v3 keeps these.
+        for (text, expected) in [
+            ("010", json!(8)),
+            ("0755", json!(493)),
+            ("0o17", json!(15)),
+            ("0x1F", json!(31)),
+            ("-0x1F", json!(-31)),
+            ("0b101", json!(5)),
+            ("1_000", json!(1000)),
+            ("1e3", json!(1000)),
+            ("1.0", json!(1)),
+            ("08", json!(8)),
+            ("09.5", json!(9.5)),
+            (".5", json!(0.5)),
+            ("1.5e400", json!("1.5e400")),
+            ("0o8", json!("0o8")),
+            ("~", Value::Null),
+            ("Null", Value::Null),
+            ("NULL", Value::Null),
+            ("", Value::Null),
+        ] {
+            assert_eq!(kustomize_scalar(text), expected, "{text}");
+            assert_eq!(scalar(text), expected, "{text} in the default schema");
+        }
+        assert!(kustomize("v: .inf\n").is_err());
+        assert!(kustomize("v: .nan\n").is_err());
+    }
+
+    #[test]
+    fn kustomize_writes_timestamps_as_go_json_times() {
+        // Each pair as kubectl kustomize (Kustomize v5.5) printed it.
+        for (text, expected) in [
+            ("2002-12-14", "2002-12-14T00:00:00Z"),
+            ("2001-1-2", "2001-01-02T00:00:00Z"),
+            ("0001-01-01", "0001-01-01T00:00:00Z"),
+            ("2001-12-14 21:59:43.10", "2001-12-14T21:59:43.1Z"),
+            ("2001-12-14 1:2:3", "2001-12-14T01:02:03Z"),
+            ("2001-12-14T21:59:43Z", "2001-12-14T21:59:43Z"),
+            ("2001-12-14T1:2:3Z", "2001-12-14T01:02:03Z"),
+            (
+                "2001-12-14T21:59:43.123456789012Z",
+                "2001-12-14T21:59:43.123456789Z",
+            ),
+            ("2001-12-14T21:59:43+00:00", "2001-12-14T21:59:43Z"),
+            ("2001-12-14T21:59:43.000Z", "2001-12-14T21:59:43Z"),
+            ("2001-12-14T21:59:43.5+05:30", "2001-12-14T21:59:43.5+05:30"),
+            (
+                "2001-12-14t21:59:43.10-05:00",
+                "2001-12-14T21:59:43.1-05:00",
+            ),
+            ("2000-02-29", "2000-02-29T00:00:00Z"),
+            ("2001-12-14T21:59:43,5Z", "2001-12-14T21:59:43.5Z"),
+            ("2001-12-14   1:2:3", "2001-12-14T01:02:03Z"),
+            ("2001-12-14T21:59:43-00:00", "2001-12-14T21:59:43Z"),
+        ] {
+            assert_eq!(kustomize_scalar(text), json!(expected), "{text}");
+            assert_eq!(scalar(text), json!(text), "{text} in the default schema");
+        }
+        // Not timestamps for Go's layouts: kept as written.
+        for text in [
+            "2001-12-14 21:59:43.10 -5",
+            "2002-12-14x",
+            "2002-13-45",
+            "2001-02-29",
+            "1900-02-29",
+            "2001-12-14T21:59:43",
+            "2001-12-14 21:59:43Z",
+            "2001-12-14T21:59:43.10+01",
+            "2001-12-14T24:00:00Z",
+            "2001-12-14T21:59:43.Z",
+            "2001-012-14",
+        ] {
+            assert_eq!(kustomize_scalar(text), json!(text), "{text}");
+        }
+        // Quoted, it stays a string; an explicit tag makes it a time.
+        assert_eq!(kustomize_scalar("\"2001-12-14\""), json!("2001-12-14"));
+        assert_eq!(
+            kustomize_scalar("!!timestamp \"2001-12-14\""),
+            json!("2001-12-14T00:00:00Z")
+        );
+        assert!(kustomize("v: !!timestamp nope\n").is_err());
+        // Go reads a 24-hour offset but cannot write it to JSON.
+        let e = kustomize("v: 2001-12-14T21:59:43+24:00\n").unwrap_err();
+        assert!(e.message.contains("24 hours"), "{e}");
+    }
+
+    #[test]
+    fn kustomize_refuses_keys_that_are_not_strings() {
+        for key in ["1", "010", "true", "1.5", "2002-12-14", "0x1F"] {
+            let e = kustomize(&format!("a:\n  {key}: x\n")).unwrap_err();
+            assert_eq!(e.location, Some((2, 3)), "{key}");
+            assert!(e.message.contains("quote it"), "{key}: {e}");
+            // The default schema turns them into strings, as sigs.k8s.io/yaml does.
+            assert!(one(&format!("{key}: x\n")).is_object(), "{key}");
+        }
+        for key in ["\"1\"", "'true'", "yes", "on", "<<x", "\"\""] {
+            assert!(kustomize(&format!("{key}: x\n")).is_ok(), "{key}");
+        }
+        // Merge keys still work.
+        assert_eq!(
+            kustomize("b: &b {on: 1}\nc:\n  <<: *b\n  x: 2002-12-14\n").unwrap(),
+            json!({"b": {"on": 1}, "c": {"on": 1, "x": "2002-12-14T00:00:00Z"}})
+        );
     }
 
     #[test]
