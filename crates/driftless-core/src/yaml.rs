@@ -36,6 +36,8 @@
 //!   (`2001-12-14T00:00:00Z`, `2001-12-14T21:59:43.1-05:00`); quoted ones stay as written.
 //! - A mapping key that is not a string (`1:`, `true:`, `1.5:`, a timestamp) is an error,
 //!   because Kustomize fails on it too.
+//! - An object's `metadata.annotations` values are strings, each as written (`a: 010` is
+//!   `"010"`, `b: ~` is `"~"`), because Kustomize rewrites annotations that way.
 //! - Numbers, nulls, quoting, merge keys and everything else are as above (go-yaml v3 still
 //!   reads `010` as octal 8).
 //!
@@ -715,6 +717,9 @@ struct Node {
     /// Collection levels in this subtree (0 for a scalar).
     height: usize,
     kind: Kind,
+    /// The text of a scalar that did not resolve to a string, kept for
+    /// [`Schema::Kustomize`] (which writes annotations back as written).
+    raw: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -831,12 +836,18 @@ impl<'a> Loader<'a> {
             Event::Scalar(text, style, anchor, tag) => {
                 let kind = resolve_scalar(&text, style, tag.as_deref(), self.options.schema)
                     .map_err(|message| YamlError::at(pos, message))?;
+                // The parser reports an empty scalar as `~`; its span is empty.
+                let empty = span.start.index() == span.end.index();
+                let raw = (self.options.schema == Schema::Kustomize
+                    && !matches!(kind, Kind::Str(_)))
+                .then(|| Box::from(if empty { "" } else { &*text }));
                 self.complete(
                     Node {
                         pos,
                         size: 1,
                         height: 0,
                         kind,
+                        raw,
                     },
                     anchor,
                 );
@@ -892,6 +903,7 @@ impl<'a> Loader<'a> {
                         size,
                         height,
                         kind: Kind::Seq(items),
+                        raw: None,
                     },
                     anchor,
                 )
@@ -917,6 +929,7 @@ impl<'a> Loader<'a> {
                         size,
                         height,
                         kind: Kind::Map(entries),
+                        raw: None,
                     },
                     anchor,
                 )
@@ -977,9 +990,12 @@ impl<'a> Loader<'a> {
 
     fn finish_document(&mut self) -> Result<(), YamlError> {
         self.anchors.clear();
-        let Some(root) = self.root.take() else {
+        let Some(mut root) = self.root.take() else {
             return Ok(());
         };
+        if self.options.schema == Schema::Kustomize {
+            annotations_as_written(&mut root);
+        }
         let line = root.pos.line;
         let value = into_value(root, self.options.schema).map_err(|e| *e)?;
         if !value.is_null() {
@@ -990,6 +1006,47 @@ impl<'a> Loader<'a> {
             });
         }
         Ok(())
+    }
+}
+
+/// Kustomize rewrites an object's `metadata.annotations` as strings, each the text
+/// written in the file: `a: 010` is the annotation `"010"`, `b: ~` is `"~"`, `c:` is
+/// `""` (other scalars keep their types, even in pod templates). The items of a `List`
+/// are objects too.
+fn annotations_as_written(root: &mut Node) {
+    fn entry<'a>(node: &'a mut Node, name: &str) -> Option<&'a mut Node> {
+        let Kind::Map(entries) = &mut node.kind else {
+            return None;
+        };
+        entries
+            .iter_mut()
+            .find(|(k, _)| matches!(&k.kind, Kind::Str(s) if s == name))
+            .map(|(_, v)| v)
+    }
+    fn object(node: &mut Node) {
+        let Some(annotations) =
+            entry(node, "metadata").and_then(|metadata| entry(metadata, "annotations"))
+        else {
+            return;
+        };
+        if let Kind::Map(entries) = &mut annotations.kind {
+            for (_, value) in entries {
+                if let Some(raw) = value.raw.take() {
+                    value.kind = Kind::Str(raw.into());
+                }
+            }
+        }
+    }
+    object(root);
+    let is_list = entry(root, "kind")
+        .is_some_and(|kind| matches!(&kind.kind, Kind::Str(k) if k.ends_with("List")));
+    if is_list
+        && let Some(Node {
+            kind: Kind::Seq(items),
+            ..
+        }) = entry(root, "items")
+    {
+        items.iter_mut().for_each(object);
     }
 }
 
@@ -1359,6 +1416,27 @@ mod tests {
         // Go reads a 24-hour offset but cannot write it to JSON.
         let e = kustomize("v: 2001-12-14T21:59:43+24:00\n").unwrap_err();
         assert!(e.message.contains("24 hours"), "{e}");
+    }
+
+    #[test]
+    fn kustomize_keeps_annotations_as_written() {
+        let text = "metadata:\n  annotations:\n    a: 010\n    b: ~\n    c:\n    d: true\n    e: 2024-03-01\n    f: !!int \"7\"\n    g: 'on'\n  labels:\n    a: 010\nspec:\n  template:\n    metadata:\n      annotations:\n        a: 010\n";
+        assert_eq!(
+            kustomize(text).unwrap(),
+            json!({
+                "metadata": {
+                    "annotations": {"a": "010", "b": "~", "c": "", "d": "true", "e": "2024-03-01", "f": "7", "g": "on"},
+                    "labels": {"a": 8},
+                },
+                "spec": {"template": {"metadata": {"annotations": {"a": 8}}}},
+            })
+        );
+        assert_eq!(one(text)["metadata"]["annotations"]["a"], json!(8));
+        let list = "kind: List\nitems:\n- metadata:\n    annotations:\n      a: 1e3\n      b: 12345678901234567890\n";
+        assert_eq!(
+            kustomize(list).unwrap()["items"][0]["metadata"]["annotations"],
+            json!({"a": "1e3", "b": "12345678901234567890"})
+        );
     }
 
     #[test]
