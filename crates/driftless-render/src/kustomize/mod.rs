@@ -55,7 +55,7 @@ use fieldspec::{FieldSpec, RawConfig, TransformerConfig};
 use generators::GenKind;
 use kustomization::{Kustomization, PatchSpec, Selector, StringMap};
 use resource::{ResMap, Resource, id_key};
-use resources::{Loader, parse_docs, to_resources};
+use resources::{Loader, parse_docs, parse_objects, to_resources};
 
 /// Whether `dir` holds a kustomization file (`kustomization.yaml`, `.yml` or
 /// `Kustomization`).
@@ -387,7 +387,7 @@ impl Build {
             }
         } else {
             let (file, text) = self.loader.read_text(kfile, dir, entry)?;
-            let docs = parse_docs(&file, &text)?;
+            let docs = parse_objects(&file, &text)?;
             let resources = to_resources(&file, docs)?;
             at(kfile, acc.map.append_all(ids, resources))?;
         }
@@ -459,7 +459,7 @@ impl Build {
     /// a kustomization directory whose resources are configs.
     fn plugin_configs(&mut self, kfile: &Path, dir: &Path, entry: &str) -> Result<Vec<Value>> {
         if entry.contains('\n') || entry.trim_start().starts_with("apiVersion") {
-            let docs = parse_docs(kfile, entry)?;
+            let docs = parse_objects(kfile, entry)?;
             return Ok(docs);
         }
         let path = self.loader.resolve(kfile, dir, entry)?;
@@ -470,7 +470,7 @@ impl Build {
             return Ok(sub_acc.map.resources.into_iter().map(|r| r.value).collect());
         }
         let (file, text) = self.loader.read_text(kfile, dir, entry)?;
-        parse_docs(&file, &text)
+        parse_objects(&file, &text)
     }
 
     fn run_transformers(
@@ -673,18 +673,23 @@ impl Build {
     fn patch_docs(&self, kfile: &Path, dir: &Path, entry: &str) -> Result<Vec<Value>> {
         let looks_inline = entry.contains('\n') || entry.contains(": ");
         if looks_inline {
-            return parse_docs(kfile, entry);
+            return parse_objects(kfile, entry);
         }
         let (file, text) = self.loader.read_text(kfile, dir, entry)?;
-        parse_docs(&file, &text)
+        parse_objects(&file, &text)
     }
 
     fn apply_patch(&self, acc: &mut Acc, kfile: &Path, dir: &Path, p: &PatchSpec) -> Result<()> {
         let text = self.patch_text(kfile, dir, p)?;
-        let docs = parse_docs(kfile, &text)?;
+        // Kustomize reads a JSON 6902 patch with `sigs.k8s.io/yaml` (`value: yes` is
+        // `true`) and a strategic merge patch with kyaml, like resources.
+        let mut docs = parse_docs(kfile, &text)?;
+        let is_json = docs.len() == 1 && docs[0].is_array();
+        if !is_json {
+            docs = parse_objects(kfile, &text)?;
+        }
         let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
         let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
-        let is_json = docs.len() == 1 && docs[0].is_array();
         if is_json {
             let Some(target) = &p.target else {
                 return Err(Error::at(kfile, "a JSON 6902 patch needs a target"));

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use driftless_core::yaml::{self, LoadOptions, Schema};
 use serde_json::Value;
 
 use super::error::{Error, Result};
@@ -115,12 +116,29 @@ impl Loader {
     }
 }
 
-/// Parses a YAML stream into documents.
+/// Parses a YAML stream into documents, as `sigs.k8s.io/yaml` reads it: how Kustomize
+/// reads its own inputs (transformer configurations, replacement files, JSON 6902
+/// patches).
 pub(crate) fn parse_docs(path: &Path, text: &str) -> Result<Vec<Value>> {
-    driftless_core::yaml::from_str_multi(text).map_err(|source| Error::Yaml {
-        path: path.to_path_buf(),
-        source: Box::new(source),
-    })
+    parse_with(path, text, Schema::Kubernetes)
+}
+
+/// Parses a YAML stream of objects as Kustomize reads resources, strategic merge patches
+/// and plugin configurations (kyaml: `yes` and `on` are strings, timestamps become RFC
+/// 3339 strings, keys must be strings).
+pub(crate) fn parse_objects(path: &Path, text: &str) -> Result<Vec<Value>> {
+    parse_with(path, text, Schema::Kustomize)
+}
+
+fn parse_with(path: &Path, text: &str, schema: Schema) -> Result<Vec<Value>> {
+    let options = LoadOptions::default().schema(schema);
+    match yaml::from_str_documents(text, &options) {
+        Ok(docs) => Ok(docs.into_iter().map(|d| d.value).collect()),
+        Err(source) => Err(Error::Yaml {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        }),
+    }
 }
 
 /// Turns the documents of a resource file into resources: `List` kinds are expanded,

@@ -153,6 +153,25 @@ fn sort_orders() {
     }
 }
 
+/// Plain scalars that YAML 1.1 (`kubectl apply`) and Kustomize's kyaml read differently:
+/// `yes`/`on`/`n` stay strings in resources and strategic merge patches (values and
+/// keys), timestamps become RFC 3339 strings, annotations stay as written, while JSON 6902
+/// patches and env files keep their own rules.
+#[test]
+fn yaml_1_2_scalars_in_resources_and_patches() {
+    let root = corpus().join("scalars");
+    assert_same(&root, "base");
+    assert_same(&root, "overlay");
+    let out = ours(&root, "overlay").unwrap();
+    let settings = out
+        .iter()
+        .find(|o| o["metadata"]["name"] == "prod-settings")
+        .expect("the ConfigMap is rendered");
+    assert_eq!(settings["data"]["on"], "On");
+    assert_eq!(settings["data"]["day"], "2001-12-14T00:00:00Z");
+    assert_eq!(settings["metadata"]["labels"]["tier"], "on");
+}
+
 #[test]
 fn builtin_transformer_and_generator_configs() {
     assert_same(&corpus().join("plugins"), ".");
@@ -180,6 +199,7 @@ fn inputs_kustomize_rejects_are_errors_naming_the_file() {
             "json-patch-no-target",
             "json-patch-no-target/kustomization.yaml",
         ),
+        ("non-string-key", "non-string-key/config.yaml"),
     ] {
         assert_both_refuse(&root, rel, file);
     }
