@@ -169,6 +169,15 @@ pub enum Schema {
     /// then JSON): YAML 1.2 booleans, timestamps as RFC 3339 strings, string keys only.
     /// See the module documentation for every difference.
     Kustomize,
+    /// Kustomize's reading of a strategic merge patch: as [`Schema::Kustomize`], except
+    /// that a null annotation stays null, because in a patch it deletes the annotation.
+    KustomizePatch,
+}
+
+impl Schema {
+    fn is_kustomize(self) -> bool {
+        matches!(self, Schema::Kustomize | Schema::KustomizePatch)
+    }
 }
 
 impl Default for LoadOptions {
@@ -382,7 +391,7 @@ fn lookup_word(text: &str, schema: Schema) -> Option<Typed> {
     Some(match text {
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO"
         | "off" | "Off" | "OFF"
-            if schema == Schema::Kustomize =>
+            if schema.is_kustomize() =>
         {
             return None;
         }
@@ -501,7 +510,7 @@ fn resolve_scalar(
         return Ok(match style {
             ScalarStyle::Plain if text == "<<" => Kind::Merge,
             ScalarStyle::Plain => {
-                if schema == Schema::Kustomize
+                if schema.is_kustomize()
                     && let Some(stamp) = go_timestamp(text)
                 {
                     return stamp.map(Kind::Timestamp);
@@ -518,7 +527,7 @@ fn resolve_scalar(
     let suffix = tag.suffix();
     let resolved = resolve_plain(text, schema);
     let kind = match (suffix, resolved) {
-        ("timestamp", _) if schema == Schema::Kustomize => Kind::Timestamp(
+        ("timestamp", _) if schema.is_kustomize() => Kind::Timestamp(
             go_timestamp(text)
                 .ok_or_else(|| format!("cannot read `{text}` as a !!timestamp"))??,
         ),
@@ -838,9 +847,8 @@ impl<'a> Loader<'a> {
                     .map_err(|message| YamlError::at(pos, message))?;
                 // The parser reports an empty scalar as `~`; its span is empty.
                 let empty = span.start.index() == span.end.index();
-                let raw = (self.options.schema == Schema::Kustomize
-                    && !matches!(kind, Kind::Str(_)))
-                .then(|| Box::from(if empty { "" } else { &*text }));
+                let raw = (self.options.schema.is_kustomize() && !matches!(kind, Kind::Str(_)))
+                    .then(|| Box::from(if empty { "" } else { &*text }));
                 self.complete(
                     Node {
                         pos,
@@ -993,8 +1001,8 @@ impl<'a> Loader<'a> {
         let Some(mut root) = self.root.take() else {
             return Ok(());
         };
-        if self.options.schema == Schema::Kustomize {
-            annotations_as_written(&mut root);
+        if self.options.schema.is_kustomize() {
+            annotations_as_written(&mut root, self.options.schema == Schema::Kustomize);
         }
         let line = root.pos.line;
         let value = into_value(root, self.options.schema).map_err(|e| *e)?;
@@ -1012,8 +1020,8 @@ impl<'a> Loader<'a> {
 /// Kustomize rewrites an object's `metadata.annotations` as strings, each the text
 /// written in the file: `a: 010` is the annotation `"010"`, `b: ~` is `"~"`, `c:` is
 /// `""` (other scalars keep their types, even in pod templates). The items of a `List`
-/// are objects too.
-fn annotations_as_written(root: &mut Node) {
+/// (that kind exactly) are objects too. Unless `null_as_text`, null values stay null (patches delete them).
+fn annotations_as_written(root: &mut Node, null_as_text: bool) {
     fn entry<'a>(node: &'a mut Node, name: &str) -> Option<&'a mut Node> {
         let Kind::Map(entries) = &mut node.kind else {
             return None;
@@ -1023,7 +1031,7 @@ fn annotations_as_written(root: &mut Node) {
             .find(|(k, _)| matches!(&k.kind, Kind::Str(s) if s == name))
             .map(|(_, v)| v)
     }
-    fn object(node: &mut Node) {
+    let object = |node: &mut Node| {
         let Some(annotations) =
             entry(node, "metadata").and_then(|metadata| entry(metadata, "annotations"))
         else {
@@ -1031,22 +1039,28 @@ fn annotations_as_written(root: &mut Node) {
         };
         if let Kind::Map(entries) = &mut annotations.kind {
             for (_, value) in entries {
+                if matches!(value.kind, Kind::Null) && !null_as_text {
+                    continue;
+                }
                 if let Some(raw) = value.raw.take() {
                     value.kind = Kind::Str(raw.into());
                 }
             }
         }
-    }
+    };
     object(root);
-    let is_list = entry(root, "kind")
-        .is_some_and(|kind| matches!(&kind.kind, Kind::Str(k) if k.ends_with("List")));
+    // Only `List` itself: Kustomize reads other `...List` kinds through JSON.
+    let is_list =
+        entry(root, "kind").is_some_and(|kind| matches!(&kind.kind, Kind::Str(k) if k == "List"));
     if is_list
         && let Some(Node {
             kind: Kind::Seq(items),
             ..
         }) = entry(root, "items")
     {
-        items.iter_mut().for_each(object);
+        for item in items {
+            object(item);
+        }
     }
 }
 
@@ -1190,7 +1204,7 @@ fn merge_sources(value: Node, schema: Schema) -> Converted<Vec<Map<String, Value
 /// A mapping key as `sigs.k8s.io/yaml` writes it into JSON. Kustomize only takes
 /// string keys: go-yaml v3 gives it a map with non-string keys, which JSON cannot hold.
 fn key_string(key: Node, schema: Schema) -> Converted<String> {
-    if schema == Schema::Kustomize {
+    if schema.is_kustomize() {
         let read_as = match &key.kind {
             Kind::Str(_) | Kind::Merge | Kind::Null | Kind::Seq(_) | Kind::Map(_) => None,
             Kind::Bool(b) => Some(format!("the boolean {b}")),
@@ -1432,6 +1446,15 @@ mod tests {
             })
         );
         assert_eq!(one(text)["metadata"]["annotations"]["a"], json!(8));
+        // In a patch, a null annotation deletes it: it stays null.
+        let patch = LoadOptions::default().schema(Schema::KustomizePatch);
+        let docs = from_str_documents(text, &patch).unwrap();
+        let annotations = &docs[0].value["metadata"]["annotations"];
+        assert_eq!(
+            (&annotations["a"], &annotations["b"]),
+            (&json!("010"), &Value::Null)
+        );
+        assert_eq!(annotations["c"], Value::Null);
         let list = "kind: List\nitems:\n- metadata:\n    annotations:\n      a: 1e3\n      b: 12345678901234567890\n";
         assert_eq!(
             kustomize(list).unwrap()["items"][0]["metadata"]["annotations"],

@@ -55,7 +55,7 @@ use fieldspec::{FieldSpec, RawConfig, TransformerConfig};
 use generators::GenKind;
 use kustomization::{Kustomization, PatchSpec, Selector, StringMap};
 use resource::{ResMap, Resource, id_key};
-use resources::{Loader, parse_docs, parse_objects, to_resources};
+use resources::{Loader, parse_docs, parse_objects, parse_patches, to_resources};
 
 /// Whether `dir` holds a kustomization file (`kustomization.yaml`, `.yml` or
 /// `Kustomization`).
@@ -672,6 +672,7 @@ impl Build {
 
     fn patch_docs(&self, kfile: &Path, dir: &Path, entry: &str) -> Result<Vec<Value>> {
         let looks_inline = entry.contains('\n') || entry.contains(": ");
+        // Kustomize loads these patches as resources: a null annotation becomes its text.
         if looks_inline {
             return parse_objects(kfile, entry);
         }
@@ -686,7 +687,7 @@ impl Build {
         let mut docs = parse_docs(kfile, &text)?;
         let is_json = docs.len() == 1 && docs[0].is_array();
         if !is_json {
-            docs = parse_objects(kfile, &text)?;
+            docs = parse_patches(kfile, &text)?;
         }
         let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
         let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);

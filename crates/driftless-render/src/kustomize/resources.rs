@@ -123,11 +123,18 @@ pub(crate) fn parse_docs(path: &Path, text: &str) -> Result<Vec<Value>> {
     parse_with(path, text, Schema::Kubernetes)
 }
 
-/// Parses a YAML stream of objects as Kustomize reads resources, strategic merge patches
-/// and plugin configurations (kyaml: `yes` and `on` are strings, timestamps become RFC
+/// Parses a YAML stream of objects as Kustomize reads resources, plugin configurations
+/// and `patchesStrategicMerge` entries (kyaml: `yes` and `on` are strings, timestamps become RFC
 /// 3339 strings, keys must be strings).
 pub(crate) fn parse_objects(path: &Path, text: &str) -> Result<Vec<Value>> {
     parse_with(path, text, Schema::Kustomize)
+}
+
+/// Parses a `patches` entry as Kustomize reads a strategic merge patch: as
+/// [`parse_objects`], but a null annotation stays null (it deletes the annotation).
+/// `patchesStrategicMerge` entries are read as resources instead.
+pub(crate) fn parse_patches(path: &Path, text: &str) -> Result<Vec<Value>> {
+    parse_with(path, text, Schema::KustomizePatch)
 }
 
 fn parse_with(path: &Path, text: &str, schema: Schema) -> Result<Vec<Value>> {
@@ -152,9 +159,17 @@ pub(crate) fn to_resources(path: &Path, docs: Vec<Value>) -> Result<Vec<Resource
             .is_some_and(|k| k.ends_with("List"))
             && doc.get("items").is_some_and(Value::is_array);
         if is_list {
+            // Kustomize expands a `List` as YAML (the loader kept its annotations as
+            // written) but any other `...List` through JSON, so annotations that are
+            // numbers or booleans become their JSON text.
+            let through_json = doc.get("kind").and_then(Value::as_str) != Some("List");
             if let Some(Value::Array(items)) = doc.get("items") {
                 for item in items {
-                    out.push(check_object(path, item.clone())?);
+                    let mut item = item.clone();
+                    if through_json {
+                        annotations_to_text(&mut item);
+                    }
+                    out.push(check_object(path, item)?);
                 }
             }
         } else {
@@ -162,6 +177,18 @@ pub(crate) fn to_resources(path: &Path, docs: Vec<Value>) -> Result<Vec<Resource
         }
     }
     Ok(out)
+}
+
+/// Writes an object's number and boolean annotations as their JSON text.
+fn annotations_to_text(item: &mut Value) {
+    let Some(Value::Object(annotations)) = item.pointer_mut("/metadata/annotations") else {
+        return;
+    };
+    for value in annotations.values_mut() {
+        if matches!(value, Value::Number(_) | Value::Bool(_)) {
+            *value = Value::String(value.to_string());
+        }
+    }
 }
 
 fn check_object(path: &Path, value: Value) -> Result<Resource> {
