@@ -37,7 +37,9 @@
 //! - A mapping key that is not a string (`1:`, `true:`, `1.5:`, a timestamp) is an error,
 //!   because Kustomize fails on it too.
 //! - An object's `metadata.annotations` values are strings, each as written (`a: 010` is
-//!   `"010"`, `b: ~` is `"~"`), because Kustomize rewrites annotations that way.
+//!   `"010"`, `b: ~` is `"~"`, `c:` is `""`), because Kustomize rewrites annotations that
+//!   way; so are those of the items of a `List` (that kind only). With
+//!   [`Schema::KustomizePatch`] null annotations stay null.
 //! - Numbers, nulls, quoting, merge keys and everything else are as above (go-yaml v3 still
 //!   reads `010` as octal 8).
 //!
@@ -165,12 +167,14 @@ pub enum Schema {
     /// API machinery read manifests.
     #[default]
     Kubernetes,
-    /// Kustomize's reading of resources and strategic merge patches (kyaml: go-yaml v3,
-    /// then JSON): YAML 1.2 booleans, timestamps as RFC 3339 strings, string keys only.
-    /// See the module documentation for every difference.
+    /// Kustomize's reading of resources, plugin configurations and
+    /// `patchesStrategicMerge` entries (kyaml: go-yaml v3, then JSON): YAML 1.2 booleans,
+    /// timestamps as RFC 3339 strings, string keys only, annotations as written. See the
+    /// module documentation for every difference.
     Kustomize,
-    /// Kustomize's reading of a strategic merge patch: as [`Schema::Kustomize`], except
-    /// that a null annotation stays null, because in a patch it deletes the annotation.
+    /// Kustomize's reading of a strategic merge patch given under `patches`: as
+    /// [`Schema::Kustomize`], except that a null annotation stays null, because there it
+    /// deletes the annotation.
     KustomizePatch,
 }
 
