@@ -119,6 +119,9 @@ fn unpack(bytes: &[u8], dir: &Path) -> Result<(), BundleError> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // driftless builds rustls without a default crypto provider (ring is smaller and
+    // faster to build than aws-lc); a program making its own HTTPS clients picks one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [url, target] = args.as_slice() else {
         eprintln!("usage: example-custom-source URL TARGET_DIR");

@@ -202,6 +202,9 @@ impl Target for HttpStore {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // driftless builds rustls without a default crypto provider (ring is smaller and
+    // faster to build than aws-lc); a program making its own HTTPS clients picks one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [source, store] = args.as_slice() else {
         eprintln!("usage: example-custom-target SOURCE_DIR STORE_URL");
