@@ -37,6 +37,7 @@ pub(crate) fn checkout(
         .map_err(objects)?
         .detach();
     let mut files = 0usize;
+    let mut blobs: Vec<(PathBuf, gix::ObjectId, bool)> = Vec::new();
     let mut links: HashMap<PathBuf, OsString> = HashMap::new();
     let mut pending = vec![(tree_id, PathBuf::new())];
     while let Some((tree_id, dir)) = pending.pop() {
@@ -58,12 +59,11 @@ pub(crate) fn checkout(
                     pending.push((entry.oid.to_owned(), rel));
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
-                    let blob = repo.find_blob(entry.oid).map_err(objects)?;
-                    write_file(
-                        &abs,
-                        &blob.data,
+                    blobs.push((
+                        abs,
+                        entry.oid.to_owned(),
                         entry.mode.kind() == EntryKind::BlobExecutable,
-                    )?;
+                    ));
                     files += 1;
                 }
                 EntryKind::Link => {
@@ -87,6 +87,7 @@ pub(crate) fn checkout(
             }
         }
     }
+    write_blobs(repo, &blobs)?;
     for (link, target) in &links {
         if !resolves_inside(link, &links) {
             return Err(CheckoutError::Refused(Error::SymlinkEscape {
@@ -101,6 +102,57 @@ pub(crate) fn checkout(
 
 fn objects<E: std::error::Error + 'static>(error: E) -> CheckoutError {
     CheckoutError::Objects(Cause::from_error(&error, &[]))
+}
+
+/// Files below which writing them on one thread is as fast as on several.
+const PARALLEL_FROM: usize = 128;
+
+/// Writes the blobs to their paths, on a few threads for big trees: writing many
+/// small files is bound by file system latency, not by the CPU.
+fn write_blobs(
+    repo: &gix::Repository,
+    blobs: &[(PathBuf, gix::ObjectId, bool)],
+) -> Result<(), CheckoutError> {
+    fn write_all(
+        repo: &gix::Repository,
+        blobs: &[(PathBuf, gix::ObjectId, bool)],
+    ) -> Result<(), CheckoutError> {
+        for (path, id, executable) in blobs {
+            let blob = repo.find_blob(*id).map_err(objects)?;
+            write_file(path, &blob.data, *executable)?;
+        }
+        Ok(())
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(2, 4);
+    if blobs.len() < PARALLEL_FROM {
+        return write_all(repo, blobs);
+    }
+    let shared = repo.clone().into_sync();
+    let chunk = blobs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = blobs
+            .chunks(chunk)
+            .map(|part| {
+                let shared = &shared;
+                scope.spawn(move || write_all(&shared.to_thread_local(), part))
+            })
+            .collect();
+        let mut result = Ok(());
+        for handle in handles {
+            let outcome = handle.join().unwrap_or_else(|_| {
+                Err(CheckoutError::Objects(Cause::from_messages(
+                    ["a checkout thread panicked"],
+                    &[],
+                )))
+            });
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    })
 }
 
 /// A tree entry name that is a plain file name, and not `.git`.
