@@ -78,6 +78,7 @@ impl ConfigError {
 
 /// The agent's configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentConfig {
     /// `driftless.dev/v1alpha1`.
@@ -88,6 +89,7 @@ pub struct AgentConfig {
     pub kind: String,
     /// Where health, metrics, the status API and webhooks are served.
     #[serde(default = "default_listen")]
+    #[cfg_attr(test, schemars(with = "String"))]
     pub listen: SocketAddr,
     /// History, audit journal and caches; survives restarts. Relative paths are taken
     /// from the directory the agent runs in.
@@ -103,6 +105,7 @@ pub struct AgentConfig {
 
 /// A Kubernetes Lease that elects the replica that reconciles.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LeaderElection {
     /// The Lease's namespace.
@@ -111,6 +114,7 @@ pub struct LeaderElection {
     pub name: String,
     /// How long a leader holds the Lease without renewing it (default 15s).
     #[serde(default = "default_lease_duration", with = "duration")]
+    #[cfg_attr(test, schemars(with = "String"))]
     pub lease_duration: Duration,
     /// This replica's identity (default: `$POD_NAME`, else the host name and process id).
     #[serde(default)]
@@ -119,6 +123,7 @@ pub struct LeaderElection {
 
 /// One app: a source, how to render it, and where to apply it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppConfig {
     /// A unique name: letters, digits, `-`, `_` and `.` (it is used in URLs and as the
@@ -128,11 +133,13 @@ pub struct AppConfig {
     pub source: SourceConfig,
     /// How to render: `auto`, `plain` or `kustomize`.
     #[serde(default)]
+    #[cfg_attr(test, schemars(schema_with = "schema::render_mode"))]
     pub render: RenderMode,
     /// `dir:PATH`, `kube` or `kube:CONTEXT`.
     pub target: String,
     /// How often to reconcile (and correct drift).
     #[serde(default = "default_interval", with = "duration")]
+    #[cfg_attr(test, schemars(with = "String"))]
     pub interval: Duration,
     /// Delete objects applied before and no longer desired.
     #[serde(default = "default_true")]
@@ -145,6 +152,7 @@ pub struct AppConfig {
     pub depends_on: Vec<String>,
     /// Wait this long for applied objects to become healthy; unset: do not wait.
     #[serde(default, with = "opt_duration")]
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
     pub health_timeout: Option<Duration>,
     /// Reconcile at once on a verified push notification.
     #[serde(default)]
@@ -153,6 +161,7 @@ pub struct AppConfig {
 
 /// Where an app's desired state comes from.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceConfig {
     /// A git URL, `oci://…`, or a local directory.
@@ -179,6 +188,7 @@ pub struct SourceConfig {
 
 /// Credentials for a source, each read from a file.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthConfig {
     /// A bearer token.
@@ -200,6 +210,7 @@ pub struct AuthConfig {
 
 /// A push notification endpoint, `POST /hooks/<app>`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookConfig {
     /// The file holding the shared secret (trailing newlines are ignored).
@@ -837,5 +848,55 @@ mod tests {
     fn yaml_errors_keep_their_position() {
         let err = AgentConfig::from_yaml("apps: [\n").unwrap_err();
         assert!(matches!(err, ConfigError::Yaml(_)), "{err}");
+    }
+}
+
+/// The published JSON Schema of the configuration (`docs/agent-config.schema.json`),
+/// derived from the types above so that the two cannot drift apart.
+#[cfg(test)]
+mod schema {
+    use std::path::PathBuf;
+
+    pub(super) fn render_mode(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["auto", "plain", "kustomize"],
+            "default": "auto",
+        })
+    }
+
+    fn published() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/agent-config.schema.json")
+    }
+
+    /// Fails when the types changed and the published schema did not; run with
+    /// `DRIFTLESS_UPDATE_SCHEMA=1` to write the new one.
+    #[test]
+    fn published_schema_matches_the_types() {
+        let mut schema = schemars::schema_for!(super::AgentConfig);
+        schema.insert(
+            "$id".into(),
+            "https://driftless.dev/schemas/agent-config-v1alpha1.json".into(),
+        );
+        let text = format!("{}\n", serde_json::to_string_pretty(&schema).unwrap());
+        if std::env::var_os("DRIFTLESS_UPDATE_SCHEMA").is_some() {
+            std::fs::write(published(), &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(published()).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "docs/agent-config.schema.json is out of date: run \
+             DRIFTLESS_UPDATE_SCHEMA=1 cargo test -p driftless --lib config::schema"
+        );
+    }
+
+    /// The quick start configuration is valid for both the types and the schema's
+    /// required fields.
+    #[test]
+    fn quickstart_config_loads() {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/agent.yaml");
+        let config = super::AgentConfig::load(&path).unwrap();
+        assert_eq!(config.apps[0].name, "quickstart");
     }
 }
