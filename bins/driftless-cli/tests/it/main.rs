@@ -4,6 +4,7 @@
 mod agent_commands;
 mod apply_diff;
 mod render;
+mod sources;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,145 @@
+//! `fetch`, `push`, and apply from git and OCI sources, against real servers on 127.0.0.1.
+
+use driftless_testkit::git::{GitHttp, GitServerRoot};
+use driftless_testkit::registry::Registry;
+
+use crate::{driftless, stderr, stdout};
+
+const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: web\ndata:\n  mode: fast\n";
+
+#[test]
+fn fetch_and_apply_from_git_over_http() {
+    let root = GitServerRoot::new();
+    let repo = root.create_repo("deploy");
+    repo.write("apps/web/settings.yaml", CONFIG_MAP);
+    let first = repo.commit("first");
+    repo.tag("v1.0.0").push();
+    let server = GitHttp::start(root.path());
+    let url = server.url("deploy");
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let cache = cache.to_str().unwrap();
+
+    let out = driftless(
+        work.path(),
+        &[
+            "fetch",
+            &url,
+            "--cache-dir",
+            cache,
+            "--out",
+            "tree",
+            "--path",
+            "apps",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("main@sha1:{first}"));
+    assert!(work.path().join("tree/web/settings.yaml").is_file());
+
+    repo.write(
+        "apps/web/settings.yaml",
+        &CONFIG_MAP.replace("fast", "safe"),
+    );
+    repo.commit("second");
+    repo.push();
+    let out = driftless(
+        work.path(),
+        &["fetch", &url, "--cache-dir", cache, "--semver", "^1"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("v1.0.0@sha1:{first}"));
+
+    let apply = [
+        "apply",
+        &url,
+        "--cache-dir",
+        cache,
+        "--path",
+        "apps",
+        "--target",
+        "dir:live",
+    ];
+    let out = driftless(work.path(), &apply);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let live =
+        std::fs::read_to_string(work.path().join("live/web/core_ConfigMap/settings.yaml")).unwrap();
+    assert!(live.contains("mode: safe"), "{live}");
+
+    let out = driftless(
+        work.path(),
+        &["fetch", &url, "--cache-dir", cache, "--branch", "nope"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+}
+
+#[test]
+fn push_then_fetch_and_render_an_oci_artifact() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("bundle/web")).unwrap();
+    std::fs::write(work.path().join("bundle/web/settings.yaml"), CONFIG_MAP).unwrap();
+    let reference = format!("{}:v1.2.0", registry.url("team/app"));
+
+    let push = [
+        "push",
+        "bundle",
+        &reference,
+        "--source",
+        "https://example.invalid/deploy.git",
+        "-o",
+        "json",
+    ];
+    let out = driftless(work.path(), &push);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pushed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let revision = pushed["revision"].as_str().unwrap().to_owned();
+    assert!(revision.starts_with("v1.2.0@sha256:"), "{revision}");
+
+    // The same content pushes to the same digest.
+    let out = driftless(work.path(), &push);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["revision"],
+        revision.as_str()
+    );
+
+    let cache = work.path().join("cache");
+    let fetch = [
+        "fetch",
+        &registry.url("team/app"),
+        "--semver",
+        ">=1",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--out",
+        "tree",
+    ];
+    let out = driftless(work.path(), &fetch);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), revision);
+    assert!(work.path().join("tree/web/settings.yaml").is_file());
+
+    let out = driftless(
+        work.path(),
+        &[
+            "render",
+            &reference,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let objects: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(objects[0]["data"]["mode"], "fast");
+
+    let missing = format!("{}:v9", registry.url("team/app"));
+    let out = driftless(
+        work.path(),
+        &["fetch", &missing, "--cache-dir", cache.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("v9"), "{}", stderr(&out));
+}
