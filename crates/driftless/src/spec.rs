@@ -384,23 +384,54 @@ impl TargetOptions {
 }
 
 /// Opens the target a spec names.
-#[allow(clippy::unused_async)] // async for the Kubernetes target, which connects first
 pub async fn open_target(
     spec: &TargetSpec,
-    _options: &TargetOptions,
+    options: &TargetOptions,
 ) -> Result<Arc<dyn Target>, Error> {
+    let open_error = |source: driftless_core::BoxError| Error::OpenTarget {
+        spec: spec.to_string(),
+        source,
+    };
     match spec {
         TargetSpec::Dir(path) => {
-            let target = driftless_target_dir::DirTarget::new(path).map_err(|e| {
-                Error::Spec(format!("cannot open target dir:{}: {e}", path.display()))
-            })?;
+            let target =
+                driftless_target_dir::DirTarget::new(path).map_err(|e| open_error(Box::new(e)))?;
             Ok(Arc::new(target))
         }
-        TargetSpec::Kube(_) => Err(Error::FeatureDisabled {
-            what: format!("the target {spec}"),
-            feature: "kube",
-        }),
+        TargetSpec::Kube(context) => kube_target(context.as_deref(), options)
+            .await
+            .map_err(open_error),
     }
+}
+
+#[cfg(feature = "kube")]
+async fn kube_target(
+    context: Option<&str>,
+    options: &TargetOptions,
+) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
+    use driftless_target_kube::{KubeOptions, KubeTarget};
+
+    let mut kube_options = KubeOptions::default();
+    if let Some(context) = context {
+        kube_options = kube_options.context(context);
+    }
+    if let Some(name) = &options.inventory_name {
+        kube_options = kube_options.applyset(name);
+    }
+    Ok(Arc::new(KubeTarget::from_kubeconfig(kube_options).await?))
+}
+
+#[cfg(not(feature = "kube"))]
+#[allow(clippy::unused_async)] // the same signature as with the feature
+async fn kube_target(
+    context: Option<&str>,
+    _options: &TargetOptions,
+) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
+    let spec = TargetSpec::Kube(context.map(str::to_owned));
+    Err(Box::new(Error::FeatureDisabled {
+        what: format!("the target {spec}"),
+        feature: "kube",
+    }))
 }
 
 #[cfg(test)]

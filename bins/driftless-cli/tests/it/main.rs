@@ -3,6 +3,7 @@
 
 mod agent_commands;
 mod apply_diff;
+mod kube;
 mod render;
 mod sources;
 
