@@ -17,6 +17,7 @@
     clippy::print_stdout
 )]
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -79,16 +80,18 @@ fn start(dir: &Path, count: usize, interval: &str, webhook: bool) -> Agent {
         let src = dir.join(format!("src/app-{n}"));
         std::fs::create_dir_all(&src).unwrap();
         std::fs::write(src.join("cm.yaml"), CM).unwrap();
-        config.push_str(&format!(
+        let _ = write!(
+            config,
             "  - name: app-{n}\n    source: {{url: {}}}\n    target: dir:{}\n    interval: {interval}\n",
             src.display(),
             dir.join(format!("live/app-{n}")).display()
-        ));
+        );
         if webhook {
-            config.push_str(&format!(
-                "    webhook: {{secretFile: {}}}\n",
+            let _ = writeln!(
+                config,
+                "    webhook: {{secretFile: {}}}",
                 dir.join("secret").display()
-            ));
+            );
         }
     }
     std::fs::write(dir.join("agent.yaml"), config).unwrap();
@@ -207,8 +210,14 @@ fn steady_cpu(apps: usize, interval: &str, period: Duration) -> (f64, Duration) 
     let pid = agent.child.id();
     let before = cpu_time(pid);
     std::thread::sleep(period);
-    let used = cpu_time(pid) - before;
+    let used = cpu_time(pid).saturating_sub(before);
     (used.as_secs_f64() / period.as_secs_f64(), used)
+}
+
+/// KiB (as /proc reports them) in MB, for printing.
+#[allow(clippy::cast_precision_loss)] // memory sizes are far below 2^52 KiB
+fn kib_to_mb(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn agent_benchmarks(c: &mut Criterion) {
@@ -230,8 +239,8 @@ fn agent_benchmarks(c: &mut Criterion) {
     println!(
         "agent resident memory, 10 idle apps: VmRSS {:.1} MB, of which anonymous {:.1} MB \
          (goal < 30 MB{})",
-        rss as f64 / 1024.0,
-        anon as f64 / 1024.0,
+        kib_to_mb(rss),
+        kib_to_mb(anon),
         if cfg!(debug_assertions) {
             "; debug build, its mapped code is far larger"
         } else {

@@ -12,18 +12,28 @@ fn apply_diff_and_prune_on_a_cluster() {
     let repo = work.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
     let config_map = |name: &str| {
-        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {}\ndata:\n  mode: fast\n", ns.name())
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {}\ndata:\n  mode: fast\n",
+            ns.name()
+        )
     };
     std::fs::write(repo.join("a.yaml"), config_map("a")).unwrap();
     std::fs::write(repo.join("b.yaml"), config_map("b")).unwrap();
     let run = |args: Vec<String>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_driftless"));
-        command.args(args).current_dir(work.path()).env("KUBECONFIG", &kubeconfig);
+        command
+            .args(args)
+            .current_dir(work.path())
+            .env("KUBECONFIG", &kubeconfig);
         command.output().unwrap()
     };
     let target = ["--target", "kube", "--name", ns.name()];
     let with = |command: &[&'static str]| -> Vec<String> {
-        command.iter().chain(&target).map(|s| (*s).to_owned()).collect()
+        command
+            .iter()
+            .chain(&target)
+            .map(|s| (*s).to_owned())
+            .collect()
     };
 
     let out = run(with(&["diff", "repo"]));
@@ -31,7 +41,10 @@ fn apply_diff_and_prune_on_a_cluster() {
     let out = run(with(&["apply", "repo", "--prune"]));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("2 created"), "{}", stdout(&out));
-    assert_eq!(ns.kubectl(&["get", "configmap", "a", "-o", "jsonpath={.data.mode}"]), "fast");
+    assert_eq!(
+        ns.kubectl(&["get", "configmap", "a", "-o", "jsonpath={.data.mode}"]),
+        "fast"
+    );
     let out = run(with(&["diff", "repo"]));
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
@@ -40,6 +53,8 @@ fn apply_diff_and_prune_on_a_cluster() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("1 pruned"), "{}", stdout(&out));
     let left = ns.kubectl(&["get", "configmaps", "-o", "name"]);
-    assert!(left.contains("configmap/a") && !left.contains("configmap/b"), "{left}");
-
+    assert!(
+        left.contains("configmap/a") && !left.contains("configmap/b"),
+        "{left}"
+    );
 }
