@@ -97,8 +97,11 @@ impl Agent {
         let agent = Self {
             child: ChildGuard(child),
             base: format!("http://127.0.0.1:{port}"),
+            // No pooled connections: the agent closes a connection after refusing an
+            // oversized body, and a reused one would fail the next request.
             http: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
         };
