@@ -299,33 +299,46 @@ impl Remote {
         let text = cause.chain().to_ascii_lowercase();
         let url = self.display.clone();
         let any = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
-        if any(&[
-            "401",
-            "403",
-            "unauthenticated",
-            "authentication",
-            "credentials",
-            "permission denied (publickey",
-            "host key verification failed",
-            "no matching host key",
-            "host key for",
-        ]) {
+        if has_status(&text, "401")
+            || has_status(&text, "403")
+            || any(&[
+                "unauthenticated",
+                "authentication",
+                "credentials",
+                "permission denied (publickey",
+                "host key verification failed",
+                "no matching host key",
+                "host key for",
+            ])
+        {
             Error::Authentication { url, source: cause }
-        } else if any(&[
-            "404",
-            "not found",
-            "does not appear to be a git repository",
-            "not exported",
-            "not a git repository",
-            "could not verify that",
-            "no such file or directory",
-            "no such repository",
-        ]) {
+        } else if has_status(&text, "404")
+            || any(&[
+                "not found",
+                "does not appear to be a git repository",
+                "not exported",
+                "not a git repository",
+                "could not verify that",
+                "no such file or directory",
+                "no such repository",
+            ])
+        {
             Error::RepositoryNotFound { url, source: cause }
         } else {
             Error::Remote { url, source: cause }
         }
     }
+}
+
+/// Whether `text` holds the HTTP status `code` as a number of its own, so that a port
+/// such as `127.0.0.1:40315` in a URL is not taken for a 403.
+fn has_status(text: &str, code: &str) -> bool {
+    text.match_indices(code).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + code.len()..].chars().next();
+        let digit_or_colon = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit() || c == ':');
+        !digit_or_colon(before) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 /// The cause of a transport error, with what `ssh` said appended.
@@ -873,4 +886,19 @@ fn write_snapshot(
         "checked out"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::has_status;
+
+    #[test]
+    fn statuses_are_whole_numbers_not_parts_of_ports() {
+        assert!(has_status("http status 403 forbidden", "403"));
+        assert!(has_status("(403)", "403"));
+        assert!(!has_status("http://127.0.0.1:40315/app.git", "403"));
+        assert!(!has_status("http://127.0.0.1:54033/app.git", "403"));
+        assert!(!has_status("127.0.0.1:403/x", "403"));
+        assert!(!has_status("size 14030 bytes", "403"));
+    }
 }
