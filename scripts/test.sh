@@ -13,7 +13,7 @@ KUBECONFIG=$("$kts/start.sh")
 export KUBECONFIG
 trap '"$kts/stop.sh" "$KUBECONFIG" >&2' EXIT
 
-cargo nextest run --workspace --all-features --no-fail-fast
-cargo test --workspace --all-features --doc
 # Benchmarks in criterion's test mode: each runs once, against the same reference tools.
 cargo test -p driftless-benches --benches
+cargo test --workspace --all-features --doc
+cargo nextest run --workspace --all-features --no-fail-fast
