@@ -231,24 +231,24 @@ impl GitDaemon {
     pub fn start(base: &Path) -> Self {
         let program = require_program("git", GIT_HINT);
         let port = free_port();
-        let child = Command::new(program)
-            .args([
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                "--informative-errors",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-                &format!("--base-path={}", base.display()),
-                &base.display().to_string(),
-            ])
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start git daemon");
-        let child = ChildGuard(child);
+        let child = ChildGuard::spawn_group(
+            Command::new(program)
+                .args([
+                    "daemon",
+                    "--export-all",
+                    "--reuseaddr",
+                    "--informative-errors",
+                    "--listen=127.0.0.1",
+                    &format!("--port={port}"),
+                    &format!("--base-path={}", base.display()),
+                    &base.display().to_string(),
+                ])
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("start git daemon");
         wait_for_port(port, Duration::from_secs(10));
         Self {
             _child: child,
@@ -604,16 +604,16 @@ impl GitSshd {
         std::fs::write(d.join("known_hosts"), entry(&host_key)).expect("write known_hosts");
         std::fs::write(d.join("wrong_known_hosts"), entry(&other_host_key))
             .expect("write known_hosts");
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(d.join("sshd_config"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sshd");
-        let child = ChildGuard(child);
+        let child = ChildGuard::spawn_group(
+            Command::new(SSHD)
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(d.join("sshd_config"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("start sshd");
         wait_for_port(port, Duration::from_secs(10));
         Self {
             _child: child,

@@ -1,6 +1,6 @@
 //! The Kubernetes API server of the test run, and a namespace per test.
 //!
-//! One real kube-apiserver (from `../shared/kube-testserver`) serves a whole test run:
+//! One real kube-apiserver (`scripts/kube-testserver`, v1.20.2) serves a whole test run:
 //! the test script starts it and exports `KUBECONFIG`. Each test takes its own
 //! [`TestNamespace`], deleted when dropped, so tests run in parallel without seeing
 //! each other.
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What to do when no server runs.
-pub const NO_SERVER: &str = "no test API server: run scripts/test.sh, or build and start ../shared/kube-testserver (build.sh, then export KUBECONFIG=$(start.sh))";
+pub const NO_SERVER: &str = "no test API server: run scripts/test.sh, or start one with `export KUBECONFIG=$(scripts/kube-testserver/start.sh)` (it builds the server first when needed; see scripts/kube-testserver/README.md)";
 
 /// The kubeconfig of the running test API server (`KUBECONFIG`); panics with
 /// [`NO_SERVER`] when it is unset or names no file.

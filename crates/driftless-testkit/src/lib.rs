@@ -12,8 +12,12 @@
 #![allow(clippy::missing_panics_doc)] // fixtures panic by design: they are for tests
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Child;
+use std::process::{Child, Command};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use std::time::{Duration, Instant};
 
 /// A free TCP port on 127.0.0.1 (the OS picks it; it is free when this returns).
@@ -46,12 +50,27 @@ pub fn require_program(program: &str, install_hint: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("`{program}` is not installed; {install_hint}"))
 }
 
-/// A child process that is killed and reaped when dropped.
+/// A child process that is killed and reaped when dropped, together with its process
+/// group when it leads one: servers such as `git daemon` (which runs `git-daemon` as a
+/// child) and `sshd` fork helpers that would otherwise outlive the test.
 #[derive(Debug)]
 pub struct ChildGuard(pub Child);
 
+impl ChildGuard {
+    /// Spawns `command` as the leader of a new process group, so that dropping the guard
+    /// stops everything it started.
+    pub fn spawn_group(command: &mut Command) -> std::io::Result<Self> {
+        command.process_group(0).spawn().map(Self)
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        // A group with the child's id exists only if the child leads it: the child is not
+        // reaped yet, so its id cannot belong to anybody else.
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

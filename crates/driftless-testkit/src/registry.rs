@@ -84,15 +84,15 @@ impl Registry {
 
         let log = fs::File::create(dir.path().join("registry.log")).expect("create registry.log");
         let log_err = log.try_clone().expect("clone the registry.log handle");
-        let child = Command::new(program)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .expect("start docker-registry");
-        let child = ChildGuard(child);
+        let child = ChildGuard::spawn_group(
+            Command::new(program)
+                .arg("serve")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(log)
+                .stderr(log_err),
+        )
+        .expect("start docker-registry");
         wait_for_port(port, Duration::from_secs(20));
         Self {
             _child: child,
