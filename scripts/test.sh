@@ -15,14 +15,18 @@ before=$(pgrep -d' ' -E "$watched" || true)
 kts="$root/scripts/kube-testserver"
 KUBECONFIG=$("$kts/start.sh")
 export KUBECONFIG
-stop_server() { [ -n "${KUBECONFIG:-}" ] && "$kts/stop.sh" "$KUBECONFIG" >&2; KUBECONFIG=; }
+stop_server() {
+  if [ -n "${KUBECONFIG:-}" ]; then "$kts/stop.sh" "$KUBECONFIG" >&2; KUBECONFIG=; fi
+}
 trap stop_server EXIT
 
 status=0
-# One build: every step below uses the same features, so nothing compiles twice.
-# Doc tests first, so the summary of the whole suite (nextest's) comes last.
+# One build: every step selects the whole workspace with all features, so each crate is
+# compiled once. Benchmarks run in criterion's test mode (each once, against the same
+# reference tools); nextest's summary of the whole suite comes last.
+cargo test --workspace --all-features --benches || status=$?
 cargo test --workspace --all-features --doc || status=$?
-cargo nextest run --workspace --all-features --all-targets --no-fail-fast || status=$?
+cargo nextest run --workspace --all-features --no-fail-fast || status=$?
 stop_server
 
 leftovers=()
