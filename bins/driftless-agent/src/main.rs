@@ -3,6 +3,7 @@
 //! Argument parsing and wiring only: the agent loop, its HTTP API and leader election
 //! are the `driftless-runtime` library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -78,6 +79,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs on stderr. Text has colour only on a terminal and without `NO_COLOR`
+/// (<https://no-color.org>). JSON keeps the event's fields under `fields` and the
+/// reconcile's span (with the `app`) under `span`, so that no key appears twice in a
+/// line (a field named `target` would otherwise collide with tracing's own).
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -85,9 +90,22 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(use_colour(std::env::var_os("NO_COLOR").as_deref()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(false)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
+}
+
+/// Colour on a terminal, unless `NO_COLOR` is set to anything but the empty string.
+fn use_colour(no_color: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(std::ffi::OsStr::is_empty) && std::io::stderr().is_terminal()
 }
 
 fn open_history(config: &AgentConfig) -> anyhow::Result<History> {
@@ -177,5 +195,17 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_turns_colour_off() {
+        assert!(!use_colour(Some(std::ffi::OsStr::new("1"))));
+        // Tests do not run on a terminal: no colour either way.
+        assert!(!use_colour(None));
     }
 }

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use driftless::spec::{SourceRef, SourceSpec};
-use driftless::{Pipeline, Revision, SyncReport};
+use driftless::{Pipeline, Revision, Stage, SyncReport};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::api::{AppStatus, Condition, Outcome, OutcomeKind};
 use crate::config::{AgentConfig, AppConfig};
@@ -490,21 +491,35 @@ impl Agent {
             .cloned()
     }
 
-    /// Runs the pipeline, records the sync, updates metrics and status.
+    /// Runs the pipeline, records the sync, updates metrics and status. Every log line
+    /// of the reconcile carries the app's name (a span with the `app` field).
     async fn run_pipeline(&self, app: &App, trigger: &str) -> Outcome {
+        let span = tracing::info_span!("reconcile", app = %app.name, trigger = %trigger);
+        self.run_pipeline_in_span(app, trigger)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_pipeline_in_span(&self, app: &App, trigger: &str) -> Outcome {
         let name = app.name.clone();
         app.status.send_modify(|s| s.reconciling = true);
         let started = SystemTime::now();
         let clock = Instant::now();
         let pinned = app.pinned();
-        // Shutdown cancels the reconcile in flight (fetch, render, health wait).
+        // Shutdown cancels the reconcile in flight (fetch, render, health wait), and so
+        // does a newer revision appearing while we wait for health.
         let cancel = self.shutdown.child_token();
-        let result = app
-            .pipeline
-            .reconcile_cancellable(pinned.as_ref(), &cancel)
-            .await;
+        let ended = tokio::select! {
+            result = app.pipeline.reconcile_cancellable(pinned.as_ref(), &cancel) => result,
+            newer = self.supervise(app, pinned.is_none()) => {
+                tracing::info!(revision = %newer, "a newer revision: the health wait is cancelled");
+                // Reconcile again at once, at the newer revision.
+                app.trigger("newer revision");
+                Err(driftless::Error::Cancelled { stage: "waiting for health" })
+            }
+        };
         let elapsed = clock.elapsed();
-        let sync = match &result {
+        let mut sync = match &ended {
             Ok(report) => new_sync(&name, trigger, started, report),
             Err(error) => NewSync {
                 app: name.clone(),
@@ -517,35 +532,106 @@ impl Agent {
                 ..NewSync::default()
             },
         };
+        let source_error = ended
+            .as_ref()
+            .ok()
+            .and_then(|report| report.source_error.as_deref())
+            .map(|error| {
+                format!(
+                    "{}; correcting drift from the last good revision",
+                    error_chain(error)
+                )
+            });
+        if let Some(message) = &source_error {
+            sync.result = SyncResult::Failed;
+            sync.error = Some(message.clone());
+        }
         let record = self.record(&sync).await;
-        self.metrics.reconciled(&name, result.is_ok(), elapsed);
-        match result {
-            Ok(report) => {
-                self.succeeded(app, &report, record);
-                outcome_of(&name, &sync, elapsed)
-            }
-            Err(error) => {
-                let message = error_chain(&error);
-                tracing::error!(app = %name, error = %message, "reconcile failed");
+        let succeeded = sync.result == SyncResult::Succeeded;
+        self.metrics.reconciled(&name, succeeded, elapsed);
+        if let Ok(report) = &ended {
+            self.applied(app, report);
+        }
+        match (&ended, source_error) {
+            (Ok(report), None) => {
+                let revision = report.revision.to_string();
                 app.status.send_modify(|s| {
-                    s.ready = false;
-                    s.consecutive_failures += 1;
-                    s.reconciling = false;
+                    s.ready = true;
+                    s.consecutive_failures = 0;
                     s.conditions = vec![Condition::ready(
-                        false,
-                        "ReconciliationFailed",
-                        message.clone(),
+                        true,
+                        "ReconciliationSucceeded",
+                        format!("applied {revision}"),
                     )];
-                    if record.is_some() {
-                        s.last_sync = record;
-                    }
                 });
-                outcome_of(&name, &sync, elapsed)
+            }
+            (Ok(_), Some(message)) => {
+                tracing::error!(error = %message, "the source is unavailable");
+                app.failed("SourceUnavailable", message);
+            }
+            (Err(error), _) => {
+                tracing::error!(error = %error_chain(error), "reconcile failed");
+                app.failed("ReconciliationFailed", error_chain(error));
+            }
+        }
+        app.status.send_modify(|s| {
+            s.reconciling = false;
+            if record.is_some() {
+                s.last_sync = record;
+            }
+        });
+        outcome_of(&name, &sync, elapsed)
+    }
+
+    /// Follows the pipeline while it runs: reports `Progressing` while it waits for
+    /// health and, when `follow_newer`, returns a newer revision of the source as soon
+    /// as one appears during that wait. Never returns otherwise.
+    async fn supervise(&self, app: &App, follow_newer: bool) -> Revision {
+        let mut stage = app.pipeline.stage();
+        let poll = app
+            .options
+            .interval_or_default()
+            .min(Duration::from_secs(5));
+        loop {
+            let waiting = stage
+                .wait_for(|s| matches!(s, Stage::WaitingForHealth { .. }))
+                .await
+                .map(|waiting| waiting.clone());
+            let Ok(Stage::WaitingForHealth { revision, objects }) = waiting else {
+                // The pipeline is gone: nothing more to follow.
+                return std::future::pending().await;
+            };
+            app.status.send_modify(|s| {
+                s.conditions = vec![Condition::progressing(format!(
+                    "applied {revision}; waiting for {objects} objects to become healthy"
+                ))];
+            });
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(poll) => {}
+                    changed = stage.changed() => {
+                        if changed.is_err() {
+                            return std::future::pending().await;
+                        }
+                        break;
+                    }
+                }
+                if !follow_newer {
+                    continue;
+                }
+                match app.pipeline.resolve().await {
+                    Ok(newest) if newest != revision => return newest,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::debug!(error = %error_chain(&error), "cannot look for a newer revision");
+                    }
+                }
             }
         }
     }
 
-    fn succeeded(&self, app: &App, report: &SyncReport, record: Option<SyncRecord>) {
+    /// Metrics of an apply, and the log line naming what drifted.
+    fn applied(&self, app: &App, report: &SyncReport) {
         let name = &app.name;
         let previous = app.status.borrow().revision.clone();
         let revision = report.revision.to_string();
@@ -554,27 +640,19 @@ impl Agent {
             + report.applied.unchanged.len();
         self.metrics
             .applied(name, previous.as_deref(), &revision, objects);
-        let changed = report.applied.created.len()
-            + report.applied.updated.len()
-            + report.applied.pruned.len();
-        if !report.rendered && changed > 0 {
-            tracing::warn!(app = %name, %revision, objects = changed, "drift corrected");
-            self.metrics.drift_corrected(name, changed);
+        if !report.rendered && !report.changes.is_empty() && !report.applied.dry_run {
+            let drifted: Vec<String> = report.changes.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                %revision,
+                count = drifted.len(),
+                objects = %drifted.join("; "),
+                "drift corrected"
+            );
+            self.metrics.drift_corrected(name, drifted.len());
         }
         app.status.send_modify(|s| {
-            s.revision = Some(revision.clone());
-            s.ready = true;
+            s.revision = Some(revision);
             s.objects = objects;
-            s.consecutive_failures = 0;
-            s.reconciling = false;
-            s.conditions = vec![Condition::ready(
-                true,
-                "ReconciliationSucceeded",
-                format!("applied {revision}"),
-            )];
-            if record.is_some() {
-                s.last_sync = record;
-            }
         });
     }
 
@@ -760,6 +838,14 @@ impl App {
             persisted: Mutex::new(persisted),
             status: watch::Sender::new(status),
         })
+    }
+
+    fn failed(&self, reason: &str, message: String) {
+        self.status.send_modify(|s| {
+            s.ready = false;
+            s.consecutive_failures += 1;
+            s.conditions = vec![Condition::ready(false, reason, message)];
+        });
     }
 
     /// Asks the app's task to reconcile at once.

@@ -109,7 +109,8 @@ fn sync_leaves_suspended_apps_alone() {
     assert_eq!(results[1]["app"], "paused");
     assert_eq!(results[1]["result"], "Suspended");
     assert!(
-        !d.join("live/paused/web/core_ConfigMap/settings.yaml").exists(),
+        !d.join("live/paused/web/core_ConfigMap/settings.yaml")
+            .exists(),
         "a suspended app was synced"
     );
     // Naming it does not override the suspension either.
@@ -117,7 +118,8 @@ fn sync_leaves_suspended_apps_alone() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "paused: suspended, not reconciled\n");
     assert!(
-        !d.join("live/paused/web/core_ConfigMap/settings.yaml").exists(),
+        !d.join("live/paused/web/core_ConfigMap/settings.yaml")
+            .exists(),
         "a suspended app was synced"
     );
 }

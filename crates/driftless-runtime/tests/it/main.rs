@@ -3,5 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 mod api;
+mod health;
+mod source_down;
 mod support;
 mod suspend;
