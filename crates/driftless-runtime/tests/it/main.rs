@@ -4,6 +4,7 @@
 
 mod api;
 mod health;
+mod parity;
 mod source_down;
 mod support;
 mod suspend;
