@@ -294,6 +294,10 @@ pub(crate) struct App {
     trigger_reason: Mutex<Option<String>>,
     persisted: Mutex<AppState>,
     pub(crate) status: watch::Sender<AppStatus>,
+    /// How many reconciles have started.
+    started: std::sync::atomic::AtomicU64,
+    /// The number and outcome of the last reconcile that ended.
+    ended: watch::Sender<(u64, Option<Outcome>)>,
 }
 
 /// Why an operation on an app was refused.
@@ -392,6 +396,13 @@ impl Agent {
     }
 
     async fn reconcile_app(&self, app: &App, trigger: &str, check_dependencies: bool) -> Outcome {
+        let number = app.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let outcome = self.gate_and_run(app, trigger, check_dependencies).await;
+        app.ended.send_replace((number, Some(outcome.clone())));
+        outcome
+    }
+
+    async fn gate_and_run(&self, app: &App, trigger: &str, check_dependencies: bool) -> Outcome {
         if app.suspended() {
             tracing::info!(app = %app.name, "suspended, not reconciled");
             return Outcome::not_run(&app.name, OutcomeKind::Suspended, "suspended");
@@ -705,6 +716,28 @@ impl Agent {
         Ok(())
     }
 
+    /// Asks the app's loop to reconcile at once and waits up to `timeout` for the
+    /// outcome of that reconcile (not of one already running when asked). `None`: not
+    /// done in time.
+    pub async fn trigger_and_wait(
+        &self,
+        name: &str,
+        reason: &str,
+        timeout: Duration,
+    ) -> Result<Option<Outcome>, Refusal> {
+        let app = self.find(name)?;
+        let mut ended = app.ended.subscribe();
+        let asked_after = app.started.load(Ordering::SeqCst);
+        self.trigger(name, reason)?;
+        let done =
+            tokio::time::timeout(timeout, ended.wait_for(|(number, _)| *number > asked_after))
+                .await;
+        Ok(match done {
+            Ok(Ok(ended)) => ended.1.clone(),
+            Ok(Err(_)) | Err(_) => None,
+        })
+    }
+
     /// Suspends or resumes the app `name` (resume also drops a rollback pin),
     /// persistently when there is a history store. An app suspended by its
     /// configuration cannot be resumed here.
@@ -837,6 +870,8 @@ impl App {
             trigger_reason: Mutex::new(None),
             persisted: Mutex::new(persisted),
             status: watch::Sender::new(status),
+            started: std::sync::atomic::AtomicU64::new(0),
+            ended: watch::Sender::new((0, None)),
         })
     }
 

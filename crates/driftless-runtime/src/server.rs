@@ -163,7 +163,25 @@ async fn audit(State(agent): Shared, Query(q): Query<Limit>) -> Response {
     }
 }
 
-async fn reconcile(State(agent): Shared, Path(name): Path<String>) -> Response {
+/// `?wait=true&timeout=5m`: answer with the outcome of the reconcile asked for.
+#[derive(Debug, Deserialize)]
+struct Wait {
+    #[serde(default)]
+    wait: bool,
+    timeout: Option<String>,
+}
+
+/// How long `?wait=true` waits when no timeout is given.
+const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+async fn reconcile(
+    State(agent): Shared,
+    Path(name): Path<String>,
+    Query(q): Query<Wait>,
+) -> Response {
+    if q.wait {
+        return reconcile_and_wait(&agent, &name, q.timeout.as_deref()).await;
+    }
     if let Err(refusal) = agent.trigger(&name, "api") {
         return refusal.into_response();
     }
@@ -176,6 +194,32 @@ async fn reconcile(State(agent): Shared, Path(name): Path<String>) -> Response {
         }),
     )
         .into_response()
+}
+
+async fn reconcile_and_wait(agent: &Agent, name: &str, timeout: Option<&str>) -> Response {
+    let timeout = match timeout.map(humantime::parse_duration).transpose() {
+        Ok(timeout) => timeout.unwrap_or(DEFAULT_WAIT),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid timeout: {e} (write e.g. 30s or 5m)"),
+            );
+        }
+    };
+    if agent.find(name).is_ok() {
+        agent.audit(name, "reconcile", "api", None).await;
+    }
+    match agent.trigger_and_wait(name, "api", timeout).await {
+        Ok(Some(outcome)) => Json(outcome).into_response(),
+        Ok(None) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the reconcile of {name} did not end within {}",
+                humantime::format_duration(timeout)
+            ),
+        ),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 async fn suspend(State(agent): Shared, Path(name): Path<String>) -> Response {
