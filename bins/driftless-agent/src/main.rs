@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use driftless_runtime::config::AgentConfig;
 use driftless_runtime::history::History;
-use driftless_runtime::{AgentBuilder, error_chain, leader, server};
+use driftless_runtime::{Agent, AgentBuilder, error_chain, leader, server};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     let result = if args.once {
         runtime.block_on(once(&config))
     } else {
-        runtime.block_on(serve(config))
+        runtime.block_on(serve(config, &args.config))
     };
     match result {
         Ok(code) => code,
@@ -130,7 +130,7 @@ async fn once(config: &AgentConfig) -> anyhow::Result<ExitCode> {
 }
 
 /// The daemon: app loops, HTTP server, leader election, until SIGTERM or Ctrl-C.
-async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
+async fn serve(config: AgentConfig, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (leader_tx, leader_rx) = watch::channel(config.leader_election.is_none());
     let agent = Arc::new(
@@ -156,8 +156,8 @@ async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
     let server = tokio::spawn(server::serve_on(Arc::clone(&agent), listener));
     let loops = tokio::spawn(Arc::clone(&agent).run());
 
-    wait_for_signal().await;
-    tracing::info!("stopping: finishing reconciles in flight");
+    serve_until_stopped(&agent, &config, path).await;
+    tracing::info!("stopping: cancelling reconciles in flight");
     shutdown.cancel();
     if let Err(error) = loops.await {
         tracing::error!(%error, "the app loops failed");
@@ -174,27 +174,57 @@ async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM; stopping on Ctrl-C only");
-                let _ = ctrl_c.await;
-            }
+/// Waits for SIGTERM or Ctrl-C; on SIGHUP, reloads the apps of the configuration file.
+#[cfg(unix)]
+async fn serve_until_stopped(agent: &Agent, running: &AgentConfig, path: &std::path::Path) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::warn!("cannot watch SIGTERM and SIGHUP; stopping on Ctrl-C only");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => reload(agent, running, path).await,
         }
     }
-    #[cfg(not(unix))]
+}
+
+#[cfg(not(unix))]
+async fn serve_until_stopped(_: &Agent, _: &AgentConfig, _: &std::path::Path) {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Reloads the apps; a configuration that does not load changes nothing.
+async fn reload(agent: &Agent, running: &AgentConfig, path: &std::path::Path) {
+    tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+    let config = match AgentConfig::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), "invalid configuration: keeping the running one");
+            return;
+        }
+    };
+    if (&config.listen, &config.state_dir, &config.leader_election)
+        != (
+            &running.listen,
+            &running.state_dir,
+            &running.leader_election,
+        )
     {
-        let _ = ctrl_c.await;
+        tracing::warn!("listen, stateDir and leaderElection change only on restart");
+    }
+    let result = match AgentBuilder::from_config(&config).await {
+        Ok(builder) => agent.reload(builder),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        tracing::error!(error = %error_chain(&error), "cannot reload: keeping the running apps");
     }
 }
 

@@ -1,9 +1,9 @@
 //! The agent: a set of apps, each with a pipeline and a schedule. One reconcile path,
 //! [`Agent::reconcile`], serves the daemon's loops, `--once` and `driftless sync`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use driftless::spec::{SourceRef, SourceSpec};
@@ -41,6 +41,9 @@ pub struct AppOptions {
     pub reference: SourceRef,
     /// Whether the source has earlier revisions to roll back to (not a local directory).
     pub rollback: bool,
+    /// What the app is made from (e.g. its configuration): a reload keeps an app whose
+    /// fingerprint did not change, and restarts the others.
+    pub fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for AppOptions {
             .field("webhook", &self.webhook_secret.as_ref().map(|_| "<secret>"))
             .field("reference", &self.reference)
             .field("rollback", &self.rollback)
+            .field("fingerprint", &self.fingerprint.is_some())
             .finish()
     }
 }
@@ -96,6 +100,13 @@ impl AppOptions {
     #[must_use]
     pub fn rollback(mut self, rollback: bool) -> Self {
         self.rollback = rollback;
+        self
+    }
+
+    /// Sets [`fingerprint`](Self::fingerprint).
+    #[must_use]
+    pub fn fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
+        self.fingerprint = Some(fingerprint.into());
         self
     }
 
@@ -192,43 +203,20 @@ impl AgentBuilder {
 
     /// Checks names and dependencies, and restores each app's persisted state.
     pub fn build(self) -> Result<Agent, Error> {
-        let mut index = BTreeMap::new();
-        for (i, (name, ..)) in self.apps.iter().enumerate() {
-            if index.insert(name.clone(), i).is_some() {
-                return Err(Error::DuplicateApp(name.clone()));
-            }
-        }
-        for (name, _, options) in &self.apps {
-            if let Some(dep) = options.depends_on.iter().find(|d| !index.contains_key(*d)) {
-                return Err(Error::UnknownDependency {
-                    app: name.clone(),
-                    dependency: dep.clone(),
-                });
-            }
-        }
-        let graph: Vec<(&str, &[String])> = self
-            .apps
-            .iter()
-            .map(|(name, _, options)| (name.as_str(), options.depends_on.as_slice()))
-            .collect();
-        let order = dependency_order(&graph).map_err(|cycle| {
-            Error::DependencyCycle(cycle.iter().map(|&i| graph[i].0.to_owned()).collect())
-        })?;
+        check_apps(&self.apps)?;
         let history = self.history.map(Arc::new);
         let mut apps = Vec::with_capacity(self.apps.len());
         for (name, pipeline, options) in self.apps {
-            apps.push(Arc::new(App::new(
-                name,
-                pipeline,
-                options,
-                history.as_deref(),
-            )?));
+            let app = App::new(name, pipeline, options, history.as_deref(), &self.shutdown)?;
+            apps.push(Arc::new(app));
         }
         let leader = self.leader.unwrap_or_else(|| watch::channel(true).1);
+        let (spawn, spawned) = tokio::sync::mpsc::unbounded_channel();
         Ok(Agent {
-            apps,
-            index,
-            order,
+            apps: RwLock::new(Arc::new(AppSet::new(apps))),
+            removed: Mutex::new(Vec::new()),
+            spawn,
+            spawned: tokio::sync::Mutex::new(spawned),
             history,
             metrics: Metrics::new(),
             leader,
@@ -238,6 +226,97 @@ impl AgentBuilder {
     }
 }
 
+/// Unique names, known dependencies, no cycle.
+fn check_apps(apps: &[(String, Pipeline, AppOptions)]) -> Result<(), Error> {
+    let mut names = BTreeSet::new();
+    for (name, ..) in apps {
+        if !names.insert(name.as_str()) {
+            return Err(Error::DuplicateApp(name.clone()));
+        }
+    }
+    for (name, _, options) in apps {
+        if let Some(dep) = options
+            .depends_on
+            .iter()
+            .find(|d| !names.contains(d.as_str()))
+        {
+            return Err(Error::UnknownDependency {
+                app: name.clone(),
+                dependency: dep.clone(),
+            });
+        }
+    }
+    let graph: Vec<(&str, &[String])> = apps
+        .iter()
+        .map(|(name, _, options)| (name.as_str(), options.depends_on.as_slice()))
+        .collect();
+    dependency_order(&graph).map_err(|cycle| {
+        Error::DependencyCycle(cycle.iter().map(|&i| graph[i].0.to_owned()).collect())
+    })?;
+    Ok(())
+}
+
+/// The apps of an agent at one time; replaced whole by a reload.
+struct AppSet {
+    apps: Vec<Arc<App>>,
+    index: BTreeMap<String, usize>,
+    order: Vec<usize>,
+}
+
+impl AppSet {
+    /// Apps already checked by [`check_apps`].
+    fn new(apps: Vec<Arc<App>>) -> Self {
+        let index = apps
+            .iter()
+            .enumerate()
+            .map(|(i, app)| (app.name.clone(), i))
+            .collect();
+        let graph: Vec<(&str, &[String])> = apps
+            .iter()
+            .map(|app| (app.name.as_str(), app.options.depends_on.as_slice()))
+            .collect();
+        let order = dependency_order(&graph).unwrap_or_else(|_| (0..apps.len()).collect());
+        Self { apps, index, order }
+    }
+
+    fn get(&self, name: &str) -> Option<&Arc<App>> {
+        self.index.get(name).map(|&i| &self.apps[i])
+    }
+
+    fn in_order(&self) -> impl Iterator<Item = &Arc<App>> {
+        self.order.iter().map(|&i| &self.apps[i])
+    }
+}
+
+/// An app a reload removed: the agent no longer reconciles it, and leaves its objects
+/// in place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedApp {
+    /// The app.
+    pub name: String,
+    /// When it was removed, RFC 3339 (UTC).
+    pub removed: String,
+    /// The revision it had applied last, when any.
+    pub revision: Option<String>,
+    /// How many objects it managed (left in place).
+    pub objects: usize,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// Apps that are new.
+    pub added: Vec<String>,
+    /// Apps whose definition changed (restarted with the new one).
+    pub changed: Vec<String>,
+    /// Apps that are gone.
+    pub removed: Vec<String>,
+    /// Apps left as they were.
+    pub unchanged: Vec<String>,
+}
+
 /// How an app of a configuration is scheduled.
 fn app_options(app: &AppConfig) -> Result<AppOptions, Error> {
     let mut options = AppOptions::default()
@@ -245,7 +324,8 @@ fn app_options(app: &AppConfig) -> Result<AppOptions, Error> {
         .suspend(app.suspend)
         .depends_on(app.depends_on.clone())
         .reference(app.source_ref())
-        .rollback(!matches!(app.source_spec(), Ok(SourceSpec::Local(_))));
+        .rollback(!matches!(app.source_spec(), Ok(SourceSpec::Local(_))))
+        .fingerprint(serde_json::to_string(app).unwrap_or_default());
     if let Some(webhook) = &app.webhook {
         let path = &webhook.secret_file;
         let secret = std::fs::read(path).map_err(|source| Error::WebhookSecret {
@@ -267,9 +347,11 @@ fn app_options(app: &AppConfig) -> Result<AppOptions, Error> {
 
 /// A set of apps kept in sync: their loops, status, metrics and history.
 pub struct Agent {
-    apps: Vec<Arc<App>>,
-    index: BTreeMap<String, usize>,
-    order: Vec<usize>,
+    apps: RwLock<Arc<AppSet>>,
+    removed: Mutex<Vec<RemovedApp>>,
+    /// Apps added by a reload, for [`Agent::run`] to start.
+    spawn: tokio::sync::mpsc::UnboundedSender<Arc<App>>,
+    spawned: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Arc<App>>>,
     pub(crate) history: Option<Arc<History>>,
     pub(crate) metrics: Metrics,
     leader: watch::Receiver<bool>,
@@ -280,7 +362,7 @@ pub struct Agent {
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
-            .field("apps", &self.index.keys().collect::<Vec<_>>())
+            .field("apps", &self.app_names())
             .finish_non_exhaustive()
     }
 }
@@ -298,6 +380,12 @@ pub(crate) struct App {
     started: std::sync::atomic::AtomicU64,
     /// The number and outcome of the last reconcile that ended.
     ended: watch::Sender<(u64, Option<Outcome>)>,
+    /// Stops this app's loop and its reconcile in flight (shutdown, or a reload that
+    /// removed or replaced it).
+    stop: CancellationToken,
+    /// What the app was made from, to tell a changed definition on reload (`None`:
+    /// always replaced).
+    pub(crate) fingerprint: Option<String>,
 }
 
 /// Why an operation on an app was refused.
@@ -307,6 +395,9 @@ pub enum Refusal {
     /// No app has this name.
     #[error("no app named {0:?}")]
     NotFound(String),
+    /// The app was removed by a reload.
+    #[error("{0}")]
+    Gone(String),
     /// The app's state does not allow it (e.g. suspended, local source).
     #[error("{0}")]
     Conflict(String),
@@ -319,26 +410,45 @@ pub enum Refusal {
 }
 
 impl Agent {
+    fn app_set(&self) -> Arc<AppSet> {
+        Arc::clone(
+            &self
+                .apps
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     /// The app names, in dependency order.
-    pub fn app_names(&self) -> Vec<&str> {
-        self.order
-            .iter()
-            .map(|&i| self.apps[i].name.as_str())
-            .collect()
+    pub fn app_names(&self) -> Vec<String> {
+        self.app_set().in_order().map(|a| a.name.clone()).collect()
     }
 
-    pub(crate) fn app(&self, name: &str) -> Option<&Arc<App>> {
-        self.index.get(name).map(|&i| &self.apps[i])
+    pub(crate) fn app(&self, name: &str) -> Option<Arc<App>> {
+        self.app_set().get(name).cloned()
     }
 
-    pub(crate) fn find(&self, name: &str) -> Result<&Arc<App>, Refusal> {
-        self.app(name)
-            .ok_or_else(|| Refusal::NotFound(name.to_owned()))
+    pub(crate) fn find(&self, name: &str) -> Result<Arc<App>, Refusal> {
+        self.app(name).ok_or_else(|| {
+            let removed = lock(&self.removed)
+                .iter()
+                .rev()
+                .find(|r| r.name == name)
+                .cloned();
+            match removed {
+                Some(removed) => Refusal::Gone(format!(
+                    "{name} was removed from the configuration at {}; its objects are left in place",
+                    removed.removed
+                )),
+                None => Refusal::NotFound(name.to_owned()),
+            }
+        })
     }
 
     /// The status of every app, in configuration order.
     pub fn statuses(&self) -> Vec<AppStatus> {
-        self.apps
+        self.app_set()
+            .apps
             .iter()
             .map(|a| a.status.borrow().clone())
             .collect()
@@ -347,6 +457,11 @@ impl Agent {
     /// The status of one app.
     pub fn status(&self, name: &str) -> Option<AppStatus> {
         self.app(name).map(|a| a.status.borrow().clone())
+    }
+
+    /// Apps removed by reloads since the agent started, oldest first.
+    pub fn removed(&self) -> Vec<RemovedApp> {
+        lock(&self.removed).clone()
     }
 
     /// Whether the loops are running (for `/readyz`).
@@ -377,11 +492,12 @@ impl Agent {
             let app = self
                 .app(name)
                 .ok_or_else(|| Error::UnknownApp(name.to_owned()))?;
-            return Ok(vec![self.reconcile_app(app, trigger, false).await]);
+            return Ok(vec![self.reconcile_app(&app, trigger, false).await]);
         }
-        let mut outcomes = Vec::with_capacity(self.apps.len());
-        for &i in &self.order {
-            outcomes.push(self.reconcile_app(&self.apps[i], trigger, true).await);
+        let apps = self.app_set();
+        let mut outcomes = Vec::with_capacity(apps.apps.len());
+        for app in apps.in_order() {
+            outcomes.push(self.reconcile_app(app, trigger, true).await);
         }
         Ok(outcomes)
     }
@@ -392,7 +508,7 @@ impl Agent {
         let app = self
             .app(name)
             .ok_or_else(|| Error::UnknownApp(name.to_owned()))?;
-        Ok(self.reconcile_app(app, trigger, true).await)
+        Ok(self.reconcile_app(&app, trigger, true).await)
     }
 
     async fn reconcile_app(&self, app: &App, trigger: &str, check_dependencies: bool) -> Outcome {
@@ -423,20 +539,105 @@ impl Agent {
         self.run_pipeline(app, trigger).await
     }
 
-    /// Runs every app's loop until the shutdown token is cancelled, then waits for the
-    /// reconciles in flight.
+    /// Runs every app's loop (and those a reload adds) until the shutdown token is
+    /// cancelled, then waits for the reconciles in flight.
     pub async fn run(self: Arc<Self>) {
         let mut tasks = tokio::task::JoinSet::new();
-        for app in &self.apps {
+        for app in &self.app_set().apps {
             tasks.spawn(Arc::clone(&self).run_app(Arc::clone(app)));
         }
         self.ready.store(true, Ordering::Relaxed);
+        let mut spawned = self.spawned.lock().await;
+        loop {
+            tokio::select! {
+                Some(app) = spawned.recv() => {
+                    tasks.spawn(Arc::clone(&self).run_app(app));
+                }
+                Some(joined) = tasks.join_next() => {
+                    if let Err(error) = joined {
+                        tracing::error!(%error, "an app task failed");
+                    }
+                }
+                () = self.shutdown.cancelled() => break,
+            }
+        }
         while let Some(joined) = tasks.join_next().await {
             if let Err(error) = joined {
                 tracing::error!(%error, "an app task failed");
             }
         }
         self.ready.store(false, Ordering::Relaxed);
+    }
+
+    /// Replaces the apps with those of `builder` (its history, leader and shutdown are
+    /// not used): new apps start, apps whose definition changed restart with the new
+    /// one, apps that are gone stop and leave their objects in place (reported by
+    /// [`removed`](Self::removed) and a log line). Nothing changes when the new set is
+    /// invalid.
+    pub fn reload(&self, builder: AgentBuilder) -> Result<Reloaded, Error> {
+        check_apps(&builder.apps)?;
+        let current = self.app_set();
+        let mut reloaded = Reloaded::default();
+        let mut apps = Vec::with_capacity(builder.apps.len());
+        let mut started = Vec::new();
+        for (name, pipeline, options) in builder.apps {
+            if let Some(existing) = current.get(&name) {
+                if existing.fingerprint.is_some() && existing.fingerprint == options.fingerprint {
+                    reloaded.unchanged.push(name);
+                    apps.push(Arc::clone(existing));
+                    continue;
+                }
+                reloaded.changed.push(name.clone());
+            } else {
+                reloaded.added.push(name.clone());
+            }
+            let app = Arc::new(App::new(
+                name,
+                pipeline,
+                options,
+                self.history.as_deref(),
+                &self.shutdown,
+            )?);
+            started.push(Arc::clone(&app));
+            apps.push(app);
+        }
+        let next = AppSet::new(apps);
+        for app in &current.apps {
+            if next.get(&app.name).is_some_and(|n| Arc::ptr_eq(n, app)) {
+                continue;
+            }
+            app.stop.cancel();
+            if next.get(&app.name).is_none() {
+                let status = app.status.borrow().clone();
+                tracing::warn!(
+                    app = %app.name,
+                    objects = status.objects,
+                    "app removed from the configuration: no longer reconciled, its objects are left in place"
+                );
+                lock(&self.removed).push(RemovedApp {
+                    name: app.name.clone(),
+                    removed: crate::history::rfc3339(SystemTime::now()),
+                    revision: status.revision,
+                    objects: status.objects,
+                });
+                reloaded.removed.push(app.name.clone());
+            }
+        }
+        *self
+            .apps
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        for app in started {
+            // `run` is gone only at shutdown, when nothing needs to start.
+            let _ = self.spawn.send(app);
+        }
+        tracing::info!(
+            added = ?reloaded.added,
+            changed = ?reloaded.changed,
+            removed = ?reloaded.removed,
+            "configuration reloaded"
+        );
+        Ok(reloaded)
     }
 
     /// One app's loop: interval with jitter, backoff on failure, triggers, leadership,
@@ -451,16 +652,16 @@ impl Agent {
                 tokio::select! {
                     () = tokio::time::sleep(delay) => reason = "interval".into(),
                     () = app.trigger.notified() => reason = app.take_reason(),
-                    () = self.shutdown.cancelled() => return,
+                    () = app.stop.cancelled() => return,
                 }
             }
-            if self.shutdown.is_cancelled() {
+            if app.stop.is_cancelled() {
                 return;
             }
             while !*leader.borrow_and_update() {
                 tokio::select! {
                     changed = leader.changed() => if changed.is_err() { return },
-                    () = self.shutdown.cancelled() => return,
+                    () = app.stop.cancelled() => return,
                 }
             }
             let outcome = self.reconcile_app(&app, &reason, true).await;
@@ -489,7 +690,7 @@ impl Agent {
             _ = changed.changed() => {},
             () = app.trigger.notified() => {},
             () = tokio::time::sleep(interval) => {},
-            () = self.shutdown.cancelled() => {},
+            () = app.stop.cancelled() => {},
         }
     }
 
@@ -519,7 +720,7 @@ impl Agent {
         let pinned = app.pinned();
         // Shutdown cancels the reconcile in flight (fetch, render, health wait), and so
         // does a newer revision appearing while we wait for health.
-        let cancel = self.shutdown.child_token();
+        let cancel = app.stop.child_token();
         let ended = tokio::select! {
             result = app.pipeline.reconcile_cancellable(pinned.as_ref(), &cancel) => result,
             newer = self.supervise(app, pinned.is_none()) => {
@@ -756,7 +957,7 @@ impl Agent {
             }
             persisted.clone()
         };
-        self.persist(app, &state).await?;
+        self.persist(&app, &state).await?;
         app.status.send_modify(|s| {
             s.suspended = suspended || app.options.suspend;
             s.pinned.clone_from(&state.pinned);
@@ -793,7 +994,7 @@ impl Agent {
             persisted.pinned = Some(full.clone());
             persisted.clone()
         };
-        self.persist(app, &state).await?;
+        self.persist(&app, &state).await?;
         app.status.send_modify(|s| s.pinned = Some(full.clone()));
         app.trigger("rollback");
         Ok(app.status.borrow().clone())
@@ -839,7 +1040,9 @@ impl App {
         pipeline: Pipeline,
         options: AppOptions,
         history: Option<&History>,
+        shutdown: &CancellationToken,
     ) -> Result<Self, Error> {
+        let fingerprint = options.fingerprint.clone();
         let (persisted, last_sync, last_ok) = match history {
             Some(history) => (
                 history.app_state(&name)?,
@@ -872,6 +1075,8 @@ impl App {
             status: watch::Sender::new(status),
             started: std::sync::atomic::AtomicU64::new(0),
             ended: watch::Sender::new((0, None)),
+            stop: shutdown.child_token(),
+            fingerprint,
         })
     }
 

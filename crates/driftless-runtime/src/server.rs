@@ -39,6 +39,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/api/v1/apps/{name}/resume", post(resume))
         .route("/api/v1/apps/{name}/rollback", post(rollback))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/removed", get(removed))
         .route("/hooks/{name}", post(hook))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(agent)
@@ -75,6 +76,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -114,10 +116,14 @@ async fn list_apps(State(agent): Shared) -> Response {
 }
 
 async fn get_app(State(agent): Shared, Path(name): Path<String>) -> Response {
-    match agent.status(&name) {
-        Some(status) => Json(status).into_response(),
-        None => Refusal::NotFound(name).into_response(),
+    match agent.find(&name) {
+        Ok(app) => Json(app.status.borrow().clone()).into_response(),
+        Err(refusal) => refusal.into_response(),
     }
+}
+
+async fn removed(State(agent): Shared) -> Response {
+    Json(agent.removed()).into_response()
 }
 
 #[derive(Debug, Deserialize)]

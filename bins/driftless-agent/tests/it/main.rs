@@ -7,6 +7,7 @@ mod config_errors;
 mod git;
 mod leader;
 mod logs;
+mod reload;
 mod support;
 mod sync;
 mod webhooks;
