@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(git openssh-server openssh-client docker-registry skopeo curl openssl age python3-pip procps)
+packages=(git openssh-server openssh-client docker-registry skopeo curl openssl age python3-pip python3-jsonschema procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -1,25 +1,20 @@
 //! `driftless-agent`: keeps the apps of a configuration file in sync, continuously.
 //!
-//! Configuration, wiring and the HTTP surface; the reconcile itself is the `driftless`
-//! crate's `Pipeline`, the configuration model and history store are its `config` and
-//! `history` modules.
+//! Argument parsing and wiring only: the agent loop, its HTTP API and leader election
+//! are the `driftless-runtime` library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use driftless::config::AgentConfig;
+use driftless_runtime::config::AgentConfig;
+use driftless_runtime::history::History;
+use driftless_runtime::{Agent, AgentBuilder, error_chain, leader, server};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-
-mod http;
-mod leader;
-mod metrics;
-mod runtime;
-mod webhook;
 
 /// Keeps apps in sync: reconciles each on its interval, on webhooks and on request,
 /// corrects drift, and serves health, metrics and a status API.
@@ -52,7 +47,7 @@ fn main() -> ExitCode {
     let config = match AgentConfig::load(&args.config) {
         Ok(config) => config,
         Err(error) => {
-            tracing::error!(config = %args.config.display(), "invalid configuration: {}", runtime::error_chain(&error));
+            tracing::error!(config = %args.config.display(), "invalid configuration: {}", error_chain(&error));
             return ExitCode::from(2);
         }
     };
@@ -73,7 +68,7 @@ fn main() -> ExitCode {
     let result = if args.once {
         runtime.block_on(once(&config))
     } else {
-        runtime.block_on(serve(config))
+        runtime.block_on(serve(config, &args.config))
     };
     match result {
         Ok(code) => code,
@@ -84,6 +79,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs on stderr. Text has colour only on a terminal and without `NO_COLOR`
+/// (<https://no-color.org>). JSON keeps the event's fields under `fields` and the
+/// reconcile's span (with the `app`) under `span`, so that no key appears twice in a
+/// line (a field named `target` would otherwise collide with tracing's own).
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -91,114 +90,152 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(use_colour(std::env::var_os("NO_COLOR").as_deref()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(false)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
-/// `--once`: every app once, dependencies first; an app whose dependency failed is
-/// not reconciled.
+/// Colour on a terminal, unless `NO_COLOR` is set to anything but the empty string.
+fn use_colour(no_color: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(std::ffi::OsStr::is_empty) && std::io::stderr().is_terminal()
+}
+
+fn open_history(config: &AgentConfig) -> anyhow::Result<History> {
+    History::open(&config.state_dir)
+        .with_context(|| format!("opening the state directory {}", config.state_dir.display()))
+}
+
+/// `--once`: every app once, dependencies first.
 async fn once(config: &AgentConfig) -> anyhow::Result<ExitCode> {
-    let (_, leader) = watch::channel(true);
-    let agent = runtime::Agent::new(config, leader, CancellationToken::new()).await?;
-    let mut failed = false;
-    for index in config.order()? {
-        let app = &agent.apps[index];
-        if let Some(dep) = app
-            .config
-            .depends_on
-            .iter()
-            .find(|d| agent.app(d).is_none_or(|d| !d.status.borrow().ready))
-        {
-            tracing::error!(app = %app.config.name, dependency = %dep, "not reconciled: a dependency failed");
-            failed = true;
-            continue;
-        }
-        if app.suspended() {
-            tracing::info!(app = %app.config.name, "suspended, not reconciled");
-            continue;
-        }
-        failed |= !agent.reconcile(app, "once").await;
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    let agent = AgentBuilder::from_config(config)
+        .await?
+        .history(open_history(config)?)
+        .build()?;
+    let outcomes = agent.reconcile_all(None, "once").await?;
+    Ok(
+        if outcomes.iter().any(driftless_runtime::Outcome::is_failure) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
-/// The daemon: app tasks, HTTP server, leader election, until SIGTERM or Ctrl-C.
-async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
+/// The daemon: app loops, HTTP server, leader election, until SIGTERM or Ctrl-C.
+async fn serve(config: AgentConfig, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (leader_tx, leader_rx) = watch::channel(config.leader_election.is_none());
-    let agent = Arc::new(runtime::Agent::new(&config, leader_rx, shutdown.clone()).await?);
+    let agent = Arc::new(
+        AgentBuilder::from_config(&config)
+            .await?
+            .history(open_history(&config)?)
+            .leader(leader_rx)
+            .shutdown(shutdown.clone())
+            .build()?,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(listen = %config.listen, apps = agent.apps.len(), "agent started");
+    tracing::info!(listen = %config.listen, apps = agent.app_names().len(), "agent started");
 
     let election = if let Some(election) = &config.leader_election {
         Some(leader::Election::start(election, leader_tx, Arc::clone(&agent)).await?)
     } else {
-        agent.metrics.set_leader(true);
+        agent.set_leader(true);
         drop(leader_tx);
         None
     };
+    let server = tokio::spawn(server::serve_on(Arc::clone(&agent), listener));
+    let loops = tokio::spawn(Arc::clone(&agent).run());
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for app in &agent.apps {
-        tasks.spawn(Arc::clone(&agent).run_app(Arc::clone(app)));
-    }
-    agent.ready.store(true, Ordering::Relaxed);
-
-    let server_shutdown = shutdown.clone();
-    let server = tokio::spawn(
-        axum::serve(listener, http::router(Arc::clone(&agent)))
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
-            .into_future(),
-    );
-
-    wait_for_signal().await;
-    tracing::info!("stopping: finishing reconciles in flight");
-    agent.ready.store(false, Ordering::Relaxed);
+    serve_until_stopped(&agent, &config, path).await;
+    tracing::info!("stopping: cancelling reconciles in flight");
     shutdown.cancel();
-    while let Some(joined) = tasks.join_next().await {
-        if let Err(error) = joined {
-            tracing::error!(%error, "an app task failed");
-        }
+    if let Err(error) = loops.await {
+        tracing::error!(%error, "the app loops failed");
     }
     if let Some(election) = election {
         election.release().await;
     }
     match server.await {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(%error, "the HTTP server failed"),
+        Ok(Err(error)) => tracing::error!(error = %error_chain(&error), "the HTTP server failed"),
         Err(error) => tracing::error!(%error, "the HTTP server task failed"),
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM; stopping on Ctrl-C only");
-                let _ = ctrl_c.await;
-            }
+/// Waits for SIGTERM or Ctrl-C; on SIGHUP, reloads the apps of the configuration file.
+#[cfg(unix)]
+async fn serve_until_stopped(agent: &Agent, running: &AgentConfig, path: &std::path::Path) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::warn!("cannot watch SIGTERM and SIGHUP; stopping on Ctrl-C only");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => reload(agent, running, path).await,
         }
     }
-    #[cfg(not(unix))]
+}
+
+#[cfg(not(unix))]
+async fn serve_until_stopped(_: &Agent, _: &AgentConfig, _: &std::path::Path) {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Reloads the apps; a configuration that does not load changes nothing.
+async fn reload(agent: &Agent, running: &AgentConfig, path: &std::path::Path) {
+    tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+    let config = match AgentConfig::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), "invalid configuration: keeping the running one");
+            return;
+        }
+    };
+    if (&config.listen, &config.state_dir, &config.leader_election)
+        != (
+            &running.listen,
+            &running.state_dir,
+            &running.leader_election,
+        )
     {
-        let _ = ctrl_c.await;
+        tracing::warn!("listen, stateDir and leaderElection change only on restart");
+    }
+    let result = match AgentBuilder::from_config(&config).await {
+        Ok(builder) => agent.reload(builder),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        tracing::error!(error = %error_chain(&error), "cannot reload: keeping the running apps");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_turns_colour_off() {
+        assert!(!use_colour(Some(std::ffi::OsStr::new("1"))));
+        // Tests do not run on a terminal: no colour either way.
+        assert!(!use_colour(None));
     }
 }

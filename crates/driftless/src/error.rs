@@ -119,7 +119,27 @@ pub enum Error {
     /// A background task failed.
     #[error("a background task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// The reconcile was cancelled (shutdown, or a newer revision) before it finished;
+    /// what was applied before stays applied.
+    #[error("cancelled while {stage}")]
+    Cancelled {
+        /// What was being done: "fetching", "rendering", "reading the target",
+        /// "applying", "waiting for health".
+        stage: &'static str,
+    },
     /// A model error (invalid revision, object…).
     #[error(transparent)]
     Core(#[from] driftless_core::Error),
+}
+
+/// An error and its causes on one line.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
 }

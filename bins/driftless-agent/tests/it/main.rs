@@ -6,6 +6,8 @@
 mod config_errors;
 mod git;
 mod leader;
+mod logs;
+mod reload;
 mod support;
 mod sync;
 mod webhooks;

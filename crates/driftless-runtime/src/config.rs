@@ -1,7 +1,7 @@
 //! The agent's configuration: one YAML file listing the apps to keep in sync.
 //!
 //! ```
-//! use driftless::config::AgentConfig;
+//! use driftless_runtime::config::AgentConfig;
 //!
 //! let text = "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\napps:\n\
 //!             - name: web\n  source: {url: ./deploy}\n  target: dir:/srv/live\n  interval: 30s\n";
@@ -10,23 +10,25 @@
 //!
 //! let error = AgentConfig::from_yaml(&text.replace("30s", "soon")).unwrap_err();
 //! assert_eq!(error.field(), Some("apps[0].interval"));
-//! # Ok::<(), driftless::config::ConfigError>(())
+//! # Ok::<(), driftless_runtime::config::ConfigError>(())
 //! ```
 //!
 //! Every error names the field that is wrong (`apps[1].dependsOn[0]`): unknown fields,
 //! duplicate app names, unknown or cyclic `dependsOn`, durations that do not parse
 //! (`humantime`: `30s`, `5m`, `1h 30m`), source URLs and targets that cannot be used.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use driftless_render::RenderMode;
+use driftless::render::RenderMode;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::spec::{SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec};
-use crate::{Pipeline, PipelineOptions};
+use driftless::spec::{
+    SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec,
+};
+use driftless::{Pipeline, PipelineOptions};
 
 /// The `apiVersion` of an agent configuration.
 pub const API_VERSION: &str = "driftless.dev/v1alpha1";
@@ -48,7 +50,7 @@ pub enum ConfigError {
     },
     /// The text is not YAML.
     #[error("the configuration is not valid YAML")]
-    Yaml(#[source] driftless_core::yaml::YamlError),
+    Yaml(#[source] driftless::core::yaml::YamlError),
     /// A field has a wrong value, or is unknown, or missing.
     #[error("{field}: {message}")]
     Field {
@@ -157,6 +159,17 @@ pub struct AppConfig {
     /// Reconcile at once on a verified push notification.
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+    /// Fields never compared, as the CLI's `--ignore`: `[KIND[/NAME]=]POINTER`, e.g.
+    /// `Deployment/web=/spec/replicas` for a field an autoscaler owns.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Recreate objects whose immutable fields changed, as the CLI's `--force`.
+    #[serde(default)]
+    pub force: bool,
+    /// The namespace given to namespaced objects that name none (`kube` targets; the
+    /// default is the context's namespace), as the CLI's `--namespace`.
+    #[serde(default)]
+    pub target_namespace: Option<String>,
 }
 
 /// Where an app's desired state comes from.
@@ -298,7 +311,7 @@ impl AgentConfig {
 
     /// Parses and validates a configuration.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let mut docs = driftless_core::yaml::from_str_multi(text).map_err(ConfigError::Yaml)?;
+        let mut docs = driftless::core::yaml::from_str_multi(text).map_err(ConfigError::Yaml)?;
         if docs.len() != 1 {
             return Err(ConfigError::at(
                 "",
@@ -387,66 +400,18 @@ impl AgentConfig {
     /// Indexes of the apps, each after the apps it depends on (Kahn's algorithm; ties in
     /// file order). A cycle is an error naming it.
     pub fn order(&self) -> Result<Vec<usize>, ConfigError> {
-        let index: BTreeMap<&str, usize> = self
+        let graph: Vec<(&str, &[String])> = self
             .apps
             .iter()
-            .enumerate()
-            .map(|(i, app)| (app.name.as_str(), i))
+            .map(|app| (app.name.as_str(), app.depends_on.as_slice()))
             .collect();
-        let mut waiting_on: Vec<usize> = self.apps.iter().map(|a| a.depends_on.len()).collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.apps.len()];
-        for (i, app) in self.apps.iter().enumerate() {
-            for dep in &app.depends_on {
-                if let Some(&d) = index.get(dep.as_str()) {
-                    dependents[d].push(i);
-                }
-            }
-        }
-        let mut ready: BTreeSet<usize> = (0..self.apps.len())
-            .filter(|&i| waiting_on[i] == 0)
-            .collect();
-        let mut order = Vec::with_capacity(self.apps.len());
-        while let Some(i) = ready.pop_first() {
-            order.push(i);
-            for &next in &dependents[i] {
-                waiting_on[next] -= 1;
-                if waiting_on[next] == 0 {
-                    ready.insert(next);
-                }
-            }
-        }
-        if order.len() == self.apps.len() {
-            return Ok(order);
-        }
-        // Every app left waits on another app left: walk the first one's dependencies
-        // until a name repeats, which is the cycle.
-        let left: BTreeSet<usize> = (0..self.apps.len())
-            .filter(|&i| waiting_on[i] > 0)
-            .collect();
-        let start = left.first().copied().unwrap_or_default();
-        let mut path = vec![start];
-        let mut current = start;
-        loop {
-            let next = self.apps[current]
-                .depends_on
-                .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .find(|d| left.contains(d))
-                .unwrap_or(start);
-            if let Some(pos) = path.iter().position(|&p| p == next) {
-                let cycle: Vec<&str> = path[pos..]
-                    .iter()
-                    .chain(std::iter::once(&next))
-                    .map(|&i| self.apps[i].name.as_str())
-                    .collect();
-                return Err(ConfigError::at(
-                    format!("apps[{}].dependsOn", path[pos]),
-                    format!("dependency cycle: {}", cycle.join(" -> ")),
-                ));
-            }
-            path.push(next);
-            current = next;
-        }
+        crate::dependency_order(&graph).map_err(|cycle| {
+            let names: Vec<&str> = cycle.iter().map(|&i| graph[i].0).collect();
+            ConfigError::at(
+                format!("apps[{}].dependsOn", cycle[0]),
+                format!("dependency cycle: {}", names.join(" -> ")),
+            )
+        })
     }
 
     /// Where sources are cached: `<stateDir>/cache`.
@@ -476,6 +441,26 @@ impl AppConfig {
                 "must be at least 1s",
             ));
         }
+        for (j, rule) in self.ignore.iter().enumerate() {
+            ignore_rule(rule)
+                .map_err(|e| ConfigError::at(format!("{at}.ignore[{j}]"), e.to_string()))?;
+        }
+        if let Some(namespace) = &self.target_namespace {
+            if !matches!(self.target_spec(), Ok(TargetSpec::Kube(_))) {
+                return Err(ConfigError::at(
+                    format!("{at}.targetNamespace"),
+                    format!("only kube targets take a namespace, not {}", self.target),
+                ));
+            }
+            if !is_dns_label(namespace) {
+                return Err(ConfigError::at(
+                    format!("{at}.targetNamespace"),
+                    format!(
+                        "{namespace:?} is not a namespace name (up to 63 lowercase letters, digits and '-')"
+                    ),
+                ));
+            }
+        }
         if let Some(webhook) = &self.webhook
             && webhook.secret_file.as_os_str().is_empty()
         {
@@ -488,12 +473,12 @@ impl AppConfig {
     }
 
     /// The source, as a spec.
-    pub fn source_spec(&self) -> Result<SourceSpec, crate::Error> {
+    pub fn source_spec(&self) -> Result<SourceSpec, driftless::Error> {
         self.source.url.parse()
     }
 
     /// The target, as a spec.
-    pub fn target_spec(&self) -> Result<TargetSpec, crate::Error> {
+    pub fn target_spec(&self) -> Result<TargetSpec, driftless::Error> {
         self.target.parse()
     }
 
@@ -514,15 +499,31 @@ impl AppConfig {
 
     /// The pipeline options this app asks for.
     pub fn pipeline_options(&self) -> PipelineOptions {
+        // The rules were checked when the configuration was loaded.
+        let ignore = self.ignore.iter().filter_map(|r| ignore_rule(r).ok());
         PipelineOptions::default()
             .path(&self.source.path)
-            .apply(driftless_core::ApplyOptions::default().prune(self.prune))
+            .apply(
+                driftless::core::ApplyOptions::default()
+                    .prune(self.prune)
+                    .force(self.force),
+            )
+            .diff(driftless::diff::DiffOptions::default().ignore_rules(ignore))
             .health_timeout(self.health_timeout)
+    }
+
+    /// The options the app's target is opened with.
+    pub fn target_options(&self) -> TargetOptions {
+        let mut options = TargetOptions::default().inventory_name(&self.name);
+        if let Some(namespace) = &self.target_namespace {
+            options = options.namespace(namespace);
+        }
+        options
     }
 
     /// Opens the app's source, renderer and target into a [`Pipeline`]; sources cache
     /// under `cache_dir`.
-    pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, crate::Error> {
+    pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, driftless::Error> {
         let options = SourceOptions::default()
             .reference(self.source_ref())
             .auth(
@@ -533,13 +534,10 @@ impl AppConfig {
                     .unwrap_or_default(),
             )
             .cache_dir(cache_dir);
-        let source = crate::spec::open_source(&self.source_spec()?, &options)?;
-        let renderer = crate::spec::renderer(self.render);
-        let target = crate::spec::open_target(
-            &self.target_spec()?,
-            &TargetOptions::default().inventory_name(&self.name),
-        )
-        .await?;
+        let source = driftless::spec::open_source(&self.source_spec()?, &options)?;
+        let renderer = driftless::spec::renderer(self.render);
+        let target =
+            driftless::spec::open_target(&self.target_spec()?, &self.target_options()).await?;
         Ok(Pipeline::from_dyn(source, renderer, target).with_options(self.pipeline_options()))
     }
 }
@@ -577,7 +575,7 @@ impl SourceConfig {
         let spec: SourceSpec = self
             .url
             .parse()
-            .map_err(|e: crate::Error| ConfigError::at(format!("{at}.url"), e.to_string()))?;
+            .map_err(|e: driftless::Error| ConfigError::at(format!("{at}.url"), e.to_string()))?;
         if let SourceSpec::Git(url) | SourceSpec::Oci(url) = &spec
             && url.contains("://")
         {
@@ -716,6 +714,30 @@ fn is_app_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// `[KIND[/NAME]=]POINTER`, the syntax of the CLI's `--ignore`, as a rule.
+pub fn ignore_rule(text: &str) -> Result<driftless::diff::IgnoreRule, driftless::diff::Error> {
+    let (object, pointer) = match text.split_once('=') {
+        Some((object, pointer)) => (Some(object), pointer),
+        None => (None, text),
+    };
+    let mut rule = driftless::diff::IgnoreRule::new(pointer)?;
+    if let Some(object) = object {
+        let (kind, name) = match object.split_once('/') {
+            Some((kind, name)) => (kind, Some(name)),
+            None => (object, None),
+        };
+        rule = rule.kind(kind);
+        if let Some(name) = name {
+            rule = rule.name(name);
+        }
+    }
+    Ok(rule)
+}
+
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && !name.ends_with('-') && is_dns_name(name) && !name.contains('.')
+}
+
 fn is_dns_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
@@ -845,6 +867,32 @@ mod tests {
     }
 
     #[test]
+    fn ignore_force_and_target_namespace_as_the_cli_has_them() {
+        let kube = "- name: a\n  source: {url: ./x}\n  target: kube\n  force: true\n  \
+                    targetNamespace: shop\n  ignore: ['Deployment/web=/spec/replicas', /metadata/labels/team]\n";
+        let config = parse(kube).unwrap();
+        let web = &config.apps[0];
+        let options = web.pipeline_options();
+        assert!(options.apply.force);
+        let rules = &options.diff.ignore;
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].kind.as_deref(), Some("Deployment"));
+        assert_eq!(rules[0].name.as_deref(), Some("web"));
+        assert_eq!(rules[0].pointer, "/spec/replicas");
+        assert_eq!(rules[1].kind, None);
+        assert_eq!(web.target_options().namespace.as_deref(), Some("shop"));
+
+        let (field, message) = field_of(&app("a", "  ignore: [/ok, 'spec/replicas']\n"));
+        assert_eq!(field, "apps[0].ignore[1]");
+        assert!(message.contains("JSON pointer"), "{message}");
+        let (field, message) = field_of(&app("a", "  targetNamespace: shop\n"));
+        assert_eq!(field, "apps[0].targetNamespace");
+        assert!(message.contains("only kube targets"), "{message}");
+        let bad = kube.replace("targetNamespace: shop", "targetNamespace: Shop_1");
+        assert_eq!(field_of(&bad).0, "apps[0].targetNamespace");
+    }
+
+    #[test]
     fn yaml_errors_keep_their_position() {
         let err = AgentConfig::from_yaml("apps: [\n").unwrap_err();
         assert!(matches!(err, ConfigError::Yaml(_)), "{err}");
@@ -886,8 +934,77 @@ mod schema {
         assert!(
             on_disk == text,
             "docs/agent-config.schema.json is out of date: run \
-             DRIFTLESS_UPDATE_SCHEMA=1 cargo test -p driftless --lib config::schema"
+             DRIFTLESS_UPDATE_SCHEMA=1 cargo test -p driftless-runtime --lib config::schema"
         );
+    }
+
+    /// Whether the published schema accepts `value`, as the reference validator
+    /// (Python's `jsonschema`) judges it.
+    fn schema_accepts(value: &serde_json::Value) -> bool {
+        driftless_testkit::require_program(
+            "python3",
+            "install python3 and python3-jsonschema (scripts/install-test-deps.sh)",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let instance = dir.path().join("config.json");
+        std::fs::write(&instance, serde_json::to_vec(value).unwrap()).unwrap();
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys, jsonschema\n\
+                 schema = json.load(open(sys.argv[1]))\n\
+                 try:\n    jsonschema.validate(json.load(open(sys.argv[2])), schema)\n\
+                 except jsonschema.ValidationError as e:\n    print(e.message); sys.exit(1)",
+            ])
+            .arg(published())
+            .arg(&instance)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "the validator failed (is python3-jsonschema installed?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.status.success()
+    }
+
+    /// The schema and the loader agree on what a valid configuration is, for every
+    /// rule the schema can express.
+    #[test]
+    fn the_schema_and_the_loader_agree() {
+        let valid = "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\nlisten: 127.0.0.1:9191\n\
+                     apps:\n- name: web\n  source: {url: 'https://git.example.com/r.git', branch: main}\n  \
+                     target: kube\n  interval: 30s\n  force: true\n  targetNamespace: shop\n  \
+                     ignore: ['Deployment/web=/spec/replicas']\n  healthTimeout: 1m\n";
+        let cases = [
+            (valid.to_owned(), true),
+            (valid.replace("interval:", "intervall:"), false),
+            (valid.replace("force: true", "force: 'yes'"), false),
+            (valid.replace("  target: kube\n", ""), false),
+            (
+                valid.replace("ignore: ['Deployment/web=/spec/replicas']", "ignore: /x"),
+                false,
+            ),
+            (
+                std::fs::read_to_string(
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../examples/quickstart/agent.yaml"),
+                )
+                .unwrap(),
+                true,
+            ),
+        ];
+        for (text, valid) in cases {
+            let value = driftless::core::yaml::from_str_multi(&text)
+                .unwrap()
+                .remove(0);
+            assert_eq!(schema_accepts(&value), valid, "schema on {text}");
+            assert_eq!(
+                super::AgentConfig::from_yaml(&text).is_ok(),
+                valid,
+                "loader on {text}"
+            );
+        }
     }
 
     /// The quick start configuration is valid for both the types and the schema's
