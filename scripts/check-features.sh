@@ -3,7 +3,7 @@
 # Tests are included because only they (like binaries) pick a Kubernetes API version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for features in "" git oci kube agent "git,oci,kube,agent"; do
+for features in "" git oci kube "git,oci,kube"; do
   echo "checking driftless with features [${features}]" >&2
   cargo check --quiet -p driftless --no-default-features --features "$features" --tests
 done

@@ -1,25 +1,19 @@
 //! `driftless-agent`: keeps the apps of a configuration file in sync, continuously.
 //!
-//! Configuration, wiring and the HTTP surface; the reconcile itself is the `driftless`
-//! crate's `Pipeline`, the configuration model and history store are its `config` and
-//! `history` modules.
+//! Argument parsing and wiring only: the agent loop, its HTTP API and leader election
+//! are the `driftless-runtime` library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use driftless::config::AgentConfig;
+use driftless_runtime::config::AgentConfig;
+use driftless_runtime::history::History;
+use driftless_runtime::{AgentBuilder, error_chain, leader, server};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-
-mod http;
-mod leader;
-mod metrics;
-mod runtime;
-mod webhook;
 
 /// Keeps apps in sync: reconciles each on its interval, on webhooks and on request,
 /// corrects drift, and serves health, metrics and a status API.
@@ -52,7 +46,7 @@ fn main() -> ExitCode {
     let config = match AgentConfig::load(&args.config) {
         Ok(config) => config,
         Err(error) => {
-            tracing::error!(config = %args.config.display(), "invalid configuration: {}", runtime::error_chain(&error));
+            tracing::error!(config = %args.config.display(), "invalid configuration: {}", error_chain(&error));
             return ExitCode::from(2);
         }
     };
@@ -96,83 +90,66 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// `--once`: every app once, dependencies first; an app whose dependency failed is
-/// not reconciled.
-async fn once(config: &AgentConfig) -> anyhow::Result<ExitCode> {
-    let (_, leader) = watch::channel(true);
-    let agent = runtime::Agent::new(config, leader, CancellationToken::new()).await?;
-    let mut failed = false;
-    for index in config.order()? {
-        let app = &agent.apps[index];
-        if let Some(dep) = app
-            .config
-            .depends_on
-            .iter()
-            .find(|d| agent.app(d).is_none_or(|d| !d.status.borrow().ready))
-        {
-            tracing::error!(app = %app.config.name, dependency = %dep, "not reconciled: a dependency failed");
-            failed = true;
-            continue;
-        }
-        if app.suspended() {
-            tracing::info!(app = %app.config.name, "suspended, not reconciled");
-            continue;
-        }
-        failed |= !agent.reconcile(app, "once").await;
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+fn open_history(config: &AgentConfig) -> anyhow::Result<History> {
+    History::open(&config.state_dir)
+        .with_context(|| format!("opening the state directory {}", config.state_dir.display()))
 }
 
-/// The daemon: app tasks, HTTP server, leader election, until SIGTERM or Ctrl-C.
+/// `--once`: every app once, dependencies first.
+async fn once(config: &AgentConfig) -> anyhow::Result<ExitCode> {
+    let agent = AgentBuilder::from_config(config)
+        .await?
+        .history(open_history(config)?)
+        .build()?;
+    let outcomes = agent.reconcile_all(None, "once").await?;
+    Ok(
+        if outcomes.iter().any(driftless_runtime::Outcome::is_failure) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+/// The daemon: app loops, HTTP server, leader election, until SIGTERM or Ctrl-C.
 async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (leader_tx, leader_rx) = watch::channel(config.leader_election.is_none());
-    let agent = Arc::new(runtime::Agent::new(&config, leader_rx, shutdown.clone()).await?);
+    let agent = Arc::new(
+        AgentBuilder::from_config(&config)
+            .await?
+            .history(open_history(&config)?)
+            .leader(leader_rx)
+            .shutdown(shutdown.clone())
+            .build()?,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(listen = %config.listen, apps = agent.apps.len(), "agent started");
+    tracing::info!(listen = %config.listen, apps = agent.app_names().len(), "agent started");
 
     let election = if let Some(election) = &config.leader_election {
         Some(leader::Election::start(election, leader_tx, Arc::clone(&agent)).await?)
     } else {
-        agent.metrics.set_leader(true);
+        agent.set_leader(true);
         drop(leader_tx);
         None
     };
-
-    let mut tasks = tokio::task::JoinSet::new();
-    for app in &agent.apps {
-        tasks.spawn(Arc::clone(&agent).run_app(Arc::clone(app)));
-    }
-    agent.ready.store(true, Ordering::Relaxed);
-
-    let server_shutdown = shutdown.clone();
-    let server = tokio::spawn(
-        axum::serve(listener, http::router(Arc::clone(&agent)))
-            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
-            .into_future(),
-    );
+    let server = tokio::spawn(server::serve_on(Arc::clone(&agent), listener));
+    let loops = tokio::spawn(Arc::clone(&agent).run());
 
     wait_for_signal().await;
     tracing::info!("stopping: finishing reconciles in flight");
-    agent.ready.store(false, Ordering::Relaxed);
     shutdown.cancel();
-    while let Some(joined) = tasks.join_next().await {
-        if let Err(error) = joined {
-            tracing::error!(%error, "an app task failed");
-        }
+    if let Err(error) = loops.await {
+        tracing::error!(%error, "the app loops failed");
     }
     if let Some(election) = election {
         election.release().await;
     }
     match server.await {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(%error, "the HTTP server failed"),
+        Ok(Err(error)) => tracing::error!(error = %error_chain(&error), "the HTTP server failed"),
         Err(error) => tracing::error!(%error, "the HTTP server task failed"),
     }
     tracing::info!("stopped");

@@ -37,7 +37,6 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::Error;
 
@@ -135,42 +134,14 @@ impl LeaseLock {
     /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or the in-cluster
     /// service account.
     pub async fn connect(options: LeaseOptions) -> Result<Self, Error> {
-        let config_error =
-            |reason: String, e: Box<dyn std::error::Error + Send + Sync>| Error::Config {
-                context: options.context.clone(),
-                reason,
-                source: Some(e),
-            };
-        let kube_options = KubeConfigOptions {
+        let config =
+            crate::kubeconfig::load(options.kubeconfig.as_deref(), options.context.as_deref())
+                .await?;
+        let client = kube::Client::try_from(config).map_err(|e| Error::Config {
             context: options.context.clone(),
-            ..KubeConfigOptions::default()
-        };
-        let config = match &options.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
-                    config_error(
-                        format!("cannot read kubeconfig {}", path.display()),
-                        e.into(),
-                    )
-                })?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &kube_options)
-                    .await
-                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), e.into()))?
-            }
-            None if options.context.is_some() => kube::Config::from_kubeconfig(&kube_options)
-                .await
-                .map_err(|e| config_error("cannot load the kubeconfig".into(), e.into()))?,
-            None => kube::Config::infer().await.map_err(|e| {
-                config_error(
-                    "no kubeconfig (set KUBECONFIG or write ~/.kube/config) and not running in a \
-                     cluster"
-                        .into(),
-                    e.into(),
-                )
-            })?,
-        };
-        let client = kube::Client::try_from(config)
-            .map_err(|e| config_error("cannot build a client".into(), e.into()))?;
+            reason: "cannot build a client".into(),
+            source: Some(e.into()),
+        })?;
         Ok(Self::with_client(client, options))
     }
 

@@ -36,6 +36,7 @@ mod discovery;
 mod error;
 mod fields;
 mod health;
+pub mod kubeconfig;
 pub mod lease;
 mod options;
 mod target;

@@ -10,7 +10,6 @@ use driftless_core::{
 };
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::{Map, Value};
 
@@ -63,8 +62,31 @@ impl KubeTarget {
     /// `~/.kube/config`) and the chosen context, falling back to the in-cluster service
     /// account when there is no kubeconfig and no context was asked for.
     pub async fn from_kubeconfig(options: KubeOptions) -> Result<Self, Error> {
-        let config = load_config(&options).await?;
+        let config =
+            crate::kubeconfig::load(options.kubeconfig.as_deref(), options.context.as_deref())
+                .await?;
         Self::from_config(config, options)
+    }
+
+    /// A target over an existing client (e.g. one shared with the rest of a program,
+    /// or built with its own layers). `options.kubeconfig` and `options.context` are
+    /// not used; the namespace defaults to the client's.
+    pub fn new(client: kube::Client, options: KubeOptions) -> Self {
+        let default_namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_owned());
+        let counters = Arc::new(Counters::default());
+        // Count our requests as `from_kubeconfig` does, in front of the given client.
+        let send = tower::service_fn(move |request| {
+            let client = client.clone();
+            async move { client.send(request).await }
+        });
+        let service = tower::ServiceBuilder::new()
+            .layer(call::counting_layer(counters.clone()))
+            .service(send);
+        let client = kube::Client::new(service, default_namespace.clone());
+        Self::with_client(client, options, default_namespace, counters)
     }
 
     fn from_config(mut config: Config, options: KubeOptions) -> Result<Self, Error> {
@@ -83,13 +105,27 @@ impl KubeTarget {
             })?
             .with_layer(&call::counting_layer(counters.clone()))
             .build();
+        Ok(Self::with_client(
+            client,
+            options,
+            default_namespace,
+            counters,
+        ))
+    }
+
+    fn with_client(
+        client: kube::Client,
+        options: KubeOptions,
+        default_namespace: String,
+        counters: Arc<Counters>,
+    ) -> Self {
         let parent_namespace = options
             .applyset_namespace
             .clone()
             .unwrap_or_else(|| default_namespace.clone());
         let parent_name = format!("applyset-{}", options.applyset);
         let applyset_id = applyset::applyset_id(&parent_name, &parent_namespace, "Secret", "");
-        Ok(Self {
+        Self {
             client,
             options,
             default_namespace,
@@ -98,7 +134,7 @@ impl KubeTarget {
             applyset_id,
             discovery: Discovery::default(),
             counters,
-        })
+        }
     }
 
     /// The ApplySet id: the value of `applyset.kubernetes.io/part-of` on every object
@@ -309,46 +345,6 @@ impl KubeTarget {
             resolved.insert(key, resource);
         }
         Ok(resolved)
-    }
-}
-
-async fn load_config(options: &KubeOptions) -> Result<Config, Error> {
-    let kube_options = KubeConfigOptions {
-        context: options.context.clone(),
-        ..KubeConfigOptions::default()
-    };
-    let config_error =
-        |reason: String, e: Box<dyn std::error::Error + Send + Sync>| Error::Config {
-            context: options.context.clone(),
-            reason,
-            source: Some(e),
-        };
-    if let Some(path) = &options.kubeconfig {
-        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
-            config_error(
-                format!("cannot read kubeconfig {}", path.display()),
-                e.into(),
-            )
-        })?;
-        return Config::from_custom_kubeconfig(kubeconfig, &kube_options)
-            .await
-            .map_err(|e| config_error(format!("kubeconfig {}", path.display()), e.into()));
-    }
-    match Config::from_kubeconfig(&kube_options).await {
-        Ok(config) => Ok(config),
-        Err(kubeconfig_error) if options.context.is_none() => {
-            Config::incluster().map_err(|incluster_error| Error::Config {
-                context: None,
-                reason: format!(
-                    "no kubeconfig ({kubeconfig_error}; set KUBECONFIG or write ~/.kube/config) and not running in a cluster"
-                ),
-                source: Some(incluster_error.into()),
-            })
-        }
-        Err(e) => Err(config_error(
-            "cannot load the kubeconfig (KUBECONFIG or ~/.kube/config)".into(),
-            e.into(),
-        )),
     }
 }
 

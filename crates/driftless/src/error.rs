@@ -119,6 +119,14 @@ pub enum Error {
     /// A background task failed.
     #[error("a background task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// The reconcile was cancelled (shutdown, or a newer revision) before it finished;
+    /// what was applied before stays applied.
+    #[error("cancelled while {stage}")]
+    Cancelled {
+        /// What was being done: "fetching", "rendering", "reading the target",
+        /// "applying", "waiting for health".
+        stage: &'static str,
+    },
     /// A model error (invalid revision, object…).
     #[error(transparent)]
     Core(#[from] driftless_core::Error),

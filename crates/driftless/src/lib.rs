@@ -35,10 +35,7 @@
 //! # }
 //! ```
 
-pub mod config;
 mod error;
-#[cfg(feature = "agent")]
-pub mod history;
 mod local;
 mod pipeline;
 pub mod spec;

@@ -11,6 +11,7 @@ use driftless_core::{
 use driftless_diff::DiffOptions;
 use serde::Serialize;
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 
@@ -231,8 +232,22 @@ impl Pipeline {
 
     /// One reconcile of `revision` (or the newest).
     pub async fn reconcile_at(&self, revision: Option<&Revision>) -> Result<SyncReport, Error> {
+        self.reconcile_cancellable(revision, &CancellationToken::new())
+            .await
+    }
+
+    /// One reconcile of `revision` (or the newest) that stops with
+    /// [`Error::Cancelled`] as soon as `cancel` is cancelled: while resolving,
+    /// fetching, rendering, reading the target or waiting for health. An apply in
+    /// progress is finished first, so that no half-applied object is left behind.
+    pub async fn reconcile_cancellable(
+        &self,
+        revision: Option<&Revision>,
+        cancel: &CancellationToken,
+    ) -> Result<SyncReport, Error> {
         let started = Instant::now();
-        let (rendered, plan, fresh) = self.plan(revision).await?;
+        let (rendered, plan, fresh) =
+            cancellable(cancel, "fetching and rendering", self.plan(revision)).await?;
         let summary = plan.summary();
         self.check_empty_prune(&rendered, &summary)?;
         let applied = self
@@ -251,7 +266,12 @@ impl Pipeline {
         let health = match self.options.health_timeout {
             Some(timeout) if !self.options.apply.dry_run => {
                 let ids: Vec<ObjectId> = rendered.objects.ids().cloned().collect();
-                self.wait_healthy(&ids, timeout).await?
+                cancellable(
+                    cancel,
+                    "waiting for health",
+                    self.wait_healthy(&ids, timeout),
+                )
+                .await?
             }
             _ => HealthReport::new(),
         };
@@ -336,6 +356,19 @@ impl Pipeline {
             target: self.target.describe(),
             source,
         }
+    }
+}
+
+/// Runs `work` until it ends or `cancel` is cancelled, whichever comes first.
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    stage: &'static str,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(Error::Cancelled { stage }),
+        result = work => result,
     }
 }
 

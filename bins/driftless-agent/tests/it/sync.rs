@@ -206,14 +206,16 @@ fn sigterm_stops_the_agent_cleanly() {
 fn once_reconciles_every_app_in_order_and_exits() {
     let ws = Workspace::new();
     ws.write("src/web/cm.yaml", CM);
+    ws.write("src/paused/cm.yaml", CM);
     ws.write(
         "src/infra/ns.yaml",
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
     );
     let config = ws.config(&format!(
-        "{}{}",
+        "{}{}{}",
         ws.app("web", "    dependsOn: [infra]\n"),
-        ws.app("infra", "")
+        ws.app("infra", ""),
+        ws.app("paused", "    suspend: true\n")
     ));
     let out = agent_command(&config).arg("--once").output().unwrap();
     assert!(
@@ -222,6 +224,12 @@ fn once_reconciles_every_app_in_order_and_exits() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(ws.read(LIVE_CM).is_some());
+    // `suspend: true` is honoured by --once as by the daemon and `driftless sync`.
+    assert!(
+        ws.read("live/paused/web/core_ConfigMap/settings.yaml")
+            .is_none()
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("suspended, not reconciled"));
     assert!(
         ws.read("live/infra/_cluster/core_Namespace/web.yaml")
             .is_some()

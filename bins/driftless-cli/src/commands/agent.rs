@@ -1,12 +1,13 @@
 //! `driftless status|history|reconcile|suspend|resume|rollback`: a running agent's
-//! status API.
+//! status API, through the typed client of `driftless-runtime`.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
-use serde_json::{Value, json};
+use driftless_runtime::AppStatus;
+use driftless_runtime::client::Client;
+use serde::Serialize;
 
 use crate::args::Format;
 use crate::output;
@@ -56,58 +57,31 @@ pub(crate) struct RollbackArgs {
     pub(crate) agent: AgentArgs,
 }
 
-async fn call(
-    agent: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let url = format!("{}{path}", agent.trim_end_matches('/'));
+fn client(args: &AgentArgs) -> anyhow::Result<Client> {
     // The HTTP stack is rustls without a built-in crypto provider: use ring, as the
     // rest of the workspace does (an already installed provider is kept).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .build()
-        .context("cannot set up the HTTP client")?;
-    let mut request = client.request(method, &url);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(&body)?);
-    }
-    let response = request.send().await.with_context(|| {
-        format!("cannot reach the agent at {agent} (is it running? --agent sets its address)")
-    })?;
-    let status = response.status();
-    let bytes = response
-        .bytes()
-        .await
-        .with_context(|| format!("reading the answer of {url}"))?;
-    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = value["error"].as_str().map_or_else(
-            || String::from_utf8_lossy(&bytes).into_owned(),
-            str::to_owned,
-        );
-        anyhow::bail!("{status}: {message}");
-    }
-    Ok(value)
+    Ok(Client::new(&args.agent)?)
 }
 
-fn text(value: &Value) -> String {
-    match value {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// Prints `value` as JSON or YAML; false when the format is human.
+fn structured(value: &impl Serialize, format: Format) -> anyhow::Result<bool> {
+    if format == Format::Human {
+        return Ok(false);
     }
+    output::value(&serde_json::to_value(value)?, format)?;
+    Ok(true)
 }
 
 /// The revision shortened for a table: `main@0123456789ab`.
-fn short_revision(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|r| r.parse::<driftless::Revision>().ok())
-        .map_or_else(|| text(value), |r| r.short())
+fn short_revision(revision: Option<&str>) -> String {
+    revision.map_or_else(
+        || "-".into(),
+        |r| {
+            r.parse::<driftless::Revision>()
+                .map_or_else(|_| r.to_owned(), |r| r.short())
+        },
+    )
 }
 
 /// Left-aligned columns, two spaces apart.
@@ -134,39 +108,29 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn status_row(app: &Value) -> Vec<String> {
-    let state = if app["suspended"] == true {
-        "Suspended".to_owned()
-    } else if app["ready"] == true {
-        "Ready".to_owned()
-    } else {
-        text(&app["conditions"][0]["reason"])
-    };
+fn status_row(app: &AppStatus) -> Vec<String> {
+    let ready = app.ready_condition();
     vec![
-        text(&app["name"]),
-        state,
-        short_revision(&app["revision"]),
-        app["pinned"].as_str().map_or_else(String::new, |p| {
-            format!("pinned {}", short_revision(&json!(p)))
+        app.name.clone(),
+        app.state().to_owned(),
+        short_revision(app.revision.as_deref()),
+        app.pinned.as_deref().map_or_else(String::new, |p| {
+            format!("pinned {}", short_revision(Some(p)))
         }),
-        text(&app["objects"]),
-        text(&app["lastSync"]["finished"]),
-        text(&app["conditions"][0]["message"]),
+        app.objects.to_string(),
+        app.last_sync
+            .as_ref()
+            .map_or_else(|| "-".into(), |s| s.finished.clone()),
+        ready.map_or_else(|| "-".into(), |c| c.message.clone()),
     ]
 }
 
 pub(crate) async fn status(args: AgentArgs) -> anyhow::Result<ExitCode> {
-    let apps = call(&args.agent, reqwest::Method::GET, "/api/v1/apps", None).await?;
-    if args.output != Format::Human {
-        output::value(&apps, args.output)?;
+    let apps = client(&args)?.apps().await?;
+    if structured(&apps, args.output)? {
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<Vec<String>> = apps
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(status_row)
-        .collect();
+    let rows: Vec<Vec<String>> = apps.iter().map(status_row).collect();
     output::text(&table(
         &[
             "APP",
@@ -183,31 +147,22 @@ pub(crate) async fn status(args: AgentArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let path = format!("/api/v1/apps/{}/history?limit={}", args.app, args.limit);
-    let records = call(&args.agent.agent, reqwest::Method::GET, &path, None).await?;
-    if args.agent.output != Format::Human {
-        output::value(&records, args.agent.output)?;
+    let records = client(&args.agent)?.history(&args.app, args.limit).await?;
+    if structured(&records, args.agent.output)? {
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = records
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|r| {
             vec![
-                text(&r["id"]),
-                text(&r["started"]),
-                format!("{:.2}s", r["durationSeconds"].as_f64().unwrap_or_default()),
-                text(&r["result"]),
-                short_revision(&r["revision"]),
-                text(&r["trigger"]),
-                format!(
-                    "{}/{}/{}",
-                    text(&r["created"]),
-                    text(&r["updated"]),
-                    text(&r["pruned"])
-                ),
-                r["error"].as_str().unwrap_or("").to_owned(),
+                r.id.to_string(),
+                r.started.clone(),
+                format!("{:.2}s", r.duration_seconds),
+                format!("{:?}", r.result),
+                short_revision(r.revision.as_deref()),
+                r.trigger.clone(),
+                format!("{}/{}/{}", r.created, r.updated, r.pruned),
+                r.error.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -220,35 +175,49 @@ pub(crate) async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `reconcile`, `suspend` and `resume` ask of the agent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action {
+    Reconcile,
+    Suspend,
+    Resume,
+}
+
 /// `reconcile`, `suspend` and `resume`: a POST and a one-line answer.
-pub(crate) async fn act(args: AppArgs, action: &str) -> anyhow::Result<ExitCode> {
-    let path = format!("/api/v1/apps/{}/{action}", args.app);
-    let answer = call(&args.agent.agent, reqwest::Method::POST, &path, None).await?;
-    if args.agent.output != Format::Human {
-        output::value(&answer, args.agent.output)?;
+pub(crate) async fn act(args: AppArgs, action: Action) -> anyhow::Result<ExitCode> {
+    let client = client(&args.agent)?;
+    let (answer, done) = match action {
+        Action::Reconcile => (
+            serde_json::to_value(client.reconcile(&args.app).await?)?,
+            "reconcile requested",
+        ),
+        Action::Suspend => (
+            serde_json::to_value(client.suspend(&args.app).await?)?,
+            "suspended",
+        ),
+        Action::Resume => (
+            serde_json::to_value(client.resume(&args.app).await?)?,
+            "resumed",
+        ),
+    };
+    if structured(&answer, args.agent.output)? {
         return Ok(ExitCode::SUCCESS);
     }
-    let done = match action {
-        "reconcile" => "reconcile requested",
-        "suspend" => "suspended",
-        _ => "resumed",
-    };
     output::text(&format!("{}: {done}\n", args.app))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
-    let path = format!("/api/v1/apps/{}/rollback", args.app);
-    let body = json!({"revision": args.revision});
-    let answer = call(&args.agent.agent, reqwest::Method::POST, &path, Some(body)).await?;
-    if args.agent.output != Format::Human {
-        output::value(&answer, args.agent.output)?;
+    let status = client(&args.agent)?
+        .rollback(&args.app, &args.revision)
+        .await?;
+    if structured(&status, args.agent.output)? {
         return Ok(ExitCode::SUCCESS);
     }
     output::text(&format!(
         "{}: pinned to {} until `driftless resume {}`\n",
         args.app,
-        text(&answer["pinned"]),
+        status.pinned.as_deref().unwrap_or("-"),
         args.app
     ))?;
     Ok(ExitCode::SUCCESS)

@@ -36,9 +36,9 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::run(args).await,
         Command::Status(args) => agent::status(args).await,
         Command::History(args) => agent::history(args).await,
-        Command::Reconcile(args) => agent::act(args, "reconcile").await,
-        Command::Suspend(args) => agent::act(args, "suspend").await,
-        Command::Resume(args) => agent::act(args, "resume").await,
+        Command::Reconcile(args) => agent::act(args, agent::Action::Reconcile).await,
+        Command::Suspend(args) => agent::act(args, agent::Action::Suspend).await,
+        Command::Resume(args) => agent::act(args, agent::Action::Resume).await,
         Command::Rollback(args) => agent::rollback(args).await,
     }
 }

@@ -69,7 +69,7 @@ fn sync_reconciles_every_app_once_in_dependency_order() {
     let out = driftless(d, &["sync", "--config", &config]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("web: skipped: dependency infra failed"),
+        stdout(&out).contains("web: skipped: dependency infra is not ready"),
         "{}",
         stdout(&out)
     );
@@ -85,6 +85,40 @@ fn sync_reconciles_every_app_once_in_dependency_order() {
         stderr(&out).contains("apps[0].interval"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// `suspend: true` is honoured by `sync` as by the agent (one reconcile path).
+#[test]
+fn sync_leaves_suspended_apps_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("src/web/cm.yaml"), CM);
+    write(&d.join("src/paused/cm.yaml"), CM);
+    let apps = format!(
+        "  - name: web\n    source: {{url: {src}/web}}\n    target: dir:{live}/web\n\
+         \x20 - name: paused\n    source: {{url: {src}/paused}}\n    target: dir:{live}/paused\n    suspend: true\n",
+        src = d.join("src").display(),
+        live = d.join("live").display()
+    );
+    let config = config(d, &apps);
+    let out = driftless(d, &["sync", "--config", &config, "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(results[0]["result"], "Succeeded");
+    assert_eq!(results[1]["app"], "paused");
+    assert_eq!(results[1]["result"], "Suspended");
+    assert!(
+        !d.join("live/paused/web/core_ConfigMap/settings.yaml").exists(),
+        "a suspended app was synced"
+    );
+    // Naming it does not override the suspension either.
+    let out = driftless(d, &["sync", "--config", &config, "--app", "paused"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "paused: suspended, not reconciled\n");
+    assert!(
+        !d.join("live/paused/web/core_ConfigMap/settings.yaml").exists(),
+        "a suspended app was synced"
     );
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
 mod apply;
+mod client;
 mod crd;
 mod dry_run;
 mod errors;

@@ -1,6 +1,4 @@
 //! Integration tests of the facade: whole reconciles through `Pipeline`.
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
-#[cfg(feature = "agent")]
-mod history;
 mod pipeline;

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use std::time::SystemTime;
-//! use driftless::history::{History, NewSync, SyncResult};
+//! use driftless_runtime::history::{History, NewSync, SyncResult};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let history = History::open(dir.path())?;

@@ -1,7 +1,7 @@
 //! The agent's configuration: one YAML file listing the apps to keep in sync.
 //!
 //! ```
-//! use driftless::config::AgentConfig;
+//! use driftless_runtime::config::AgentConfig;
 //!
 //! let text = "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\napps:\n\
 //!             - name: web\n  source: {url: ./deploy}\n  target: dir:/srv/live\n  interval: 30s\n";
@@ -10,23 +10,25 @@
 //!
 //! let error = AgentConfig::from_yaml(&text.replace("30s", "soon")).unwrap_err();
 //! assert_eq!(error.field(), Some("apps[0].interval"));
-//! # Ok::<(), driftless::config::ConfigError>(())
+//! # Ok::<(), driftless_runtime::config::ConfigError>(())
 //! ```
 //!
 //! Every error names the field that is wrong (`apps[1].dependsOn[0]`): unknown fields,
 //! duplicate app names, unknown or cyclic `dependsOn`, durations that do not parse
 //! (`humantime`: `30s`, `5m`, `1h 30m`), source URLs and targets that cannot be used.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use driftless_render::RenderMode;
+use driftless::render::RenderMode;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::spec::{SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec};
-use crate::{Pipeline, PipelineOptions};
+use driftless::spec::{
+    SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec,
+};
+use driftless::{Pipeline, PipelineOptions};
 
 /// The `apiVersion` of an agent configuration.
 pub const API_VERSION: &str = "driftless.dev/v1alpha1";
@@ -48,7 +50,7 @@ pub enum ConfigError {
     },
     /// The text is not YAML.
     #[error("the configuration is not valid YAML")]
-    Yaml(#[source] driftless_core::yaml::YamlError),
+    Yaml(#[source] driftless::core::yaml::YamlError),
     /// A field has a wrong value, or is unknown, or missing.
     #[error("{field}: {message}")]
     Field {
@@ -306,7 +308,7 @@ impl AgentConfig {
 
     /// Parses and validates a configuration.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let mut docs = driftless_core::yaml::from_str_multi(text).map_err(ConfigError::Yaml)?;
+        let mut docs = driftless::core::yaml::from_str_multi(text).map_err(ConfigError::Yaml)?;
         if docs.len() != 1 {
             return Err(ConfigError::at(
                 "",
@@ -395,66 +397,18 @@ impl AgentConfig {
     /// Indexes of the apps, each after the apps it depends on (Kahn's algorithm; ties in
     /// file order). A cycle is an error naming it.
     pub fn order(&self) -> Result<Vec<usize>, ConfigError> {
-        let index: BTreeMap<&str, usize> = self
+        let graph: Vec<(&str, &[String])> = self
             .apps
             .iter()
-            .enumerate()
-            .map(|(i, app)| (app.name.as_str(), i))
+            .map(|app| (app.name.as_str(), app.depends_on.as_slice()))
             .collect();
-        let mut waiting_on: Vec<usize> = self.apps.iter().map(|a| a.depends_on.len()).collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.apps.len()];
-        for (i, app) in self.apps.iter().enumerate() {
-            for dep in &app.depends_on {
-                if let Some(&d) = index.get(dep.as_str()) {
-                    dependents[d].push(i);
-                }
-            }
-        }
-        let mut ready: BTreeSet<usize> = (0..self.apps.len())
-            .filter(|&i| waiting_on[i] == 0)
-            .collect();
-        let mut order = Vec::with_capacity(self.apps.len());
-        while let Some(i) = ready.pop_first() {
-            order.push(i);
-            for &next in &dependents[i] {
-                waiting_on[next] -= 1;
-                if waiting_on[next] == 0 {
-                    ready.insert(next);
-                }
-            }
-        }
-        if order.len() == self.apps.len() {
-            return Ok(order);
-        }
-        // Every app left waits on another app left: walk the first one's dependencies
-        // until a name repeats, which is the cycle.
-        let left: BTreeSet<usize> = (0..self.apps.len())
-            .filter(|&i| waiting_on[i] > 0)
-            .collect();
-        let start = left.first().copied().unwrap_or_default();
-        let mut path = vec![start];
-        let mut current = start;
-        loop {
-            let next = self.apps[current]
-                .depends_on
-                .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .find(|d| left.contains(d))
-                .unwrap_or(start);
-            if let Some(pos) = path.iter().position(|&p| p == next) {
-                let cycle: Vec<&str> = path[pos..]
-                    .iter()
-                    .chain(std::iter::once(&next))
-                    .map(|&i| self.apps[i].name.as_str())
-                    .collect();
-                return Err(ConfigError::at(
-                    format!("apps[{}].dependsOn", path[pos]),
-                    format!("dependency cycle: {}", cycle.join(" -> ")),
-                ));
-            }
-            path.push(next);
-            current = next;
-        }
+        crate::dependency_order(&graph).map_err(|cycle| {
+            let names: Vec<&str> = cycle.iter().map(|&i| graph[i].0).collect();
+            ConfigError::at(
+                format!("apps[{}].dependsOn", cycle[0]),
+                format!("dependency cycle: {}", names.join(" -> ")),
+            )
+        })
     }
 
     /// Where sources are cached: `<stateDir>/cache`.
@@ -496,12 +450,12 @@ impl AppConfig {
     }
 
     /// The source, as a spec.
-    pub fn source_spec(&self) -> Result<SourceSpec, crate::Error> {
+    pub fn source_spec(&self) -> Result<SourceSpec, driftless::Error> {
         self.source.url.parse()
     }
 
     /// The target, as a spec.
-    pub fn target_spec(&self) -> Result<TargetSpec, crate::Error> {
+    pub fn target_spec(&self) -> Result<TargetSpec, driftless::Error> {
         self.target.parse()
     }
 
@@ -524,13 +478,13 @@ impl AppConfig {
     pub fn pipeline_options(&self) -> PipelineOptions {
         PipelineOptions::default()
             .path(&self.source.path)
-            .apply(driftless_core::ApplyOptions::default().prune(self.prune))
+            .apply(driftless::core::ApplyOptions::default().prune(self.prune))
             .health_timeout(self.health_timeout)
     }
 
     /// Opens the app's source, renderer and target into a [`Pipeline`]; sources cache
     /// under `cache_dir`.
-    pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, crate::Error> {
+    pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, driftless::Error> {
         let options = SourceOptions::default()
             .reference(self.source_ref())
             .auth(
@@ -542,9 +496,9 @@ impl AppConfig {
             )
             .cache_dir(cache_dir)
             .timeout(self.source.timeout);
-        let source = crate::spec::open_source(&self.source_spec()?, &options)?;
-        let renderer = crate::spec::renderer(self.render);
-        let target = crate::spec::open_target(
+        let source = driftless::spec::open_source(&self.source_spec()?, &options)?;
+        let renderer = driftless::spec::renderer(self.render);
+        let target = driftless::spec::open_target(
             &self.target_spec()?,
             &TargetOptions::default().inventory_name(&self.name),
         )
@@ -586,7 +540,7 @@ impl SourceConfig {
         let spec: SourceSpec = self
             .url
             .parse()
-            .map_err(|e: crate::Error| ConfigError::at(format!("{at}.url"), e.to_string()))?;
+            .map_err(|e: driftless::Error| ConfigError::at(format!("{at}.url"), e.to_string()))?;
         if let SourceSpec::Git(url) | SourceSpec::Oci(url) = &spec
             && url.contains("://")
         {
@@ -901,7 +855,7 @@ mod schema {
         assert!(
             on_disk == text,
             "docs/agent-config.schema.json is out of date: run \
-             DRIFTLESS_UPDATE_SCHEMA=1 cargo test -p driftless --lib config::schema"
+             DRIFTLESS_UPDATE_SCHEMA=1 cargo test -p driftless-runtime --lib config::schema"
         );
     }
 

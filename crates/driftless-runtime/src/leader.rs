@@ -3,17 +3,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use driftless::config::LeaderElection;
+use crate::config::LeaderElection;
 use driftless::target_kube::lease::{LeaseLock, LeaseOptions, LeaseState};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::Agent;
+use crate::{Agent, Error, error_chain};
 
 /// The running election: renews or contends for the Lease until stopped.
-pub(crate) struct Election {
+#[derive(Debug)]
+pub struct Election {
     lock: Arc<LeaseLock>,
     stop: CancellationToken,
     task: JoinHandle<()>,
@@ -21,20 +21,22 @@ pub(crate) struct Election {
 
 impl Election {
     /// Connects to the API server and starts contending; `leader` follows the outcome.
-    pub(crate) async fn start(
+    pub async fn start(
         config: &LeaderElection,
         leader: watch::Sender<bool>,
         agent: Arc<Agent>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let identity = config.identity.clone().unwrap_or_else(default_identity);
         let options = LeaseOptions::new(&config.namespace, &config.name, &identity)
             .duration(config.lease_duration);
-        let lock = Arc::new(LeaseLock::connect(options).await.with_context(|| {
-            format!(
-                "leader election on Lease {}/{}",
-                config.namespace, config.name
-            )
-        })?);
+        let lock = Arc::new(
+            LeaseLock::connect(options)
+                .await
+                .map_err(|source| Error::Lease {
+                    lease: format!("{}/{}", config.namespace, config.name),
+                    source,
+                })?,
+        );
         tracing::info!(lease = %format!("{}/{}", config.namespace, config.name), %identity, "contending for leadership");
         let stop = CancellationToken::new();
         let task = tokio::spawn(contend(Arc::clone(&lock), leader, agent, stop.clone()));
@@ -43,13 +45,13 @@ impl Election {
 
     /// Stops renewing and gives the Lease up, so another replica takes over at once.
     /// Called after the reconciles in flight have finished.
-    pub(crate) async fn release(self) {
+    pub async fn release(self) {
         self.stop.cancel();
         if let Err(error) = self.task.await {
             tracing::error!(%error, "the leader election task failed");
         }
         if let Err(error) = self.lock.release().await {
-            tracing::warn!(error = %crate::runtime::error_chain(&error), "cannot release the lease");
+            tracing::warn!(error = %error_chain(&error), "cannot release the lease");
         }
     }
 }
@@ -90,7 +92,7 @@ async fn contend(
                 }
             }
             Err(error) => {
-                tracing::warn!(error = %crate::runtime::error_chain(&error), "leader election request failed");
+                tracing::warn!(error = %error_chain(&error), "leader election request failed");
                 // Step down before the hold can lapse, so two replicas never both act.
                 if leading && last_renewal.elapsed() + period >= duration {
                     tracing::warn!("cannot renew the lease in time: no longer reconciling");
@@ -107,7 +109,7 @@ async fn contend(
 }
 
 fn set(leader: &watch::Sender<bool>, agent: &Agent, leading: bool) {
-    agent.metrics.set_leader(leading);
+    agent.set_leader(leading);
     leader.send_replace(leading);
 }
 

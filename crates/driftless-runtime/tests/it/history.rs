@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use driftless::history::{History, NewSync, SyncResult};
+use driftless_runtime::history::{History, NewSync, SyncResult};
 
 fn no_op(app: &str) -> NewSync {
     NewSync {
@@ -40,7 +40,7 @@ fn a_hundred_no_op_reconciles_are_one_entry() {
     assert_eq!(syncs[0].count, 100);
     assert_eq!(
         syncs[0].first_started.as_deref(),
-        Some(driftless::history::rfc3339(first.started).as_str())
+        Some(driftless_runtime::history::rfc3339(first.started).as_str())
     );
     assert_eq!(syncs[1].id, applied.id);
     assert_eq!(syncs[1].count, 1);

@@ -8,14 +8,18 @@ use subtle::ConstantTimeEq;
 
 /// Who sent a verified notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Provider {
+pub enum Provider {
+    /// GitHub (`X-Hub-Signature-256`).
     GitHub,
+    /// GitLab (`X-Gitlab-Token`).
     GitLab,
+    /// Gitea (`X-Gitea-Signature`).
     Gitea,
 }
 
 impl Provider {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// `github`, `gitlab` or `gitea`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::GitHub => "github",
             Self::GitLab => "gitlab",
@@ -26,7 +30,7 @@ impl Provider {
 
 /// Why a notification was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Rejection {
+pub enum Rejection {
     /// No signature or token header at all.
     Unsigned,
     /// A signature or token that does not match the secret.
@@ -52,11 +56,7 @@ impl std::fmt::Display for Rejection {
 
 /// Checks a notification against the app's secret, in constant time. Gitea's header is
 /// looked at first (Gitea also sends GitHub's), then GitHub's, then GitLab's token.
-pub(crate) fn verify(
-    headers: &HeaderMap,
-    body: &[u8],
-    secret: &[u8],
-) -> Result<Provider, Rejection> {
+pub fn verify(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<Provider, Rejection> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -106,20 +106,20 @@ pub(crate) fn sign(body: &[u8], secret: &[u8]) -> String {
 }
 
 /// The event a provider says this is, when it says (`push`, `ping`, `Push Hook`…).
-pub(crate) fn event(headers: &HeaderMap) -> Option<&str> {
+pub fn event(headers: &HeaderMap) -> Option<&str> {
     ["x-github-event", "x-gitea-event", "x-gitlab-event"]
         .iter()
         .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
 }
 
 /// Whether an event is a push (of a branch or tag).
-pub(crate) fn is_push(event: &str) -> bool {
+pub fn is_push(event: &str) -> bool {
     matches!(event, "push" | "Push Hook" | "Tag Push Hook" | "create")
 }
 
 /// What part of a repository an app follows, for matching pushes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Follows {
+pub enum Follows {
     /// `refs/heads/<branch>` only.
     Branch(String),
     /// Any tag.
@@ -131,7 +131,7 @@ pub(crate) enum Follows {
 impl Follows {
     /// Whether a push of `git_ref` (e.g. `refs/heads/main`) concerns the app. A payload
     /// without a ref concerns every app.
-    pub(crate) fn matches(&self, git_ref: Option<&str>) -> bool {
+    pub fn matches(&self, git_ref: Option<&str>) -> bool {
         let Some(git_ref) = git_ref else {
             return true;
         };
@@ -144,7 +144,7 @@ impl Follows {
 }
 
 /// The pushed ref from a JSON payload (`ref`, as GitHub, GitLab and Gitea send it).
-pub(crate) fn pushed_ref(body: &[u8]) -> Option<String> {
+pub fn pushed_ref(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     value.get("ref")?.as_str().map(str::to_owned)
 }

@@ -1,7 +1,8 @@
-//! The HTTP server: health, metrics, the status API and webhooks.
+//! The HTTP server: health, metrics, the status API and webhooks, as an axum
+//! [`Router`] an embedder can serve alone or merge into its own.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
@@ -11,18 +12,21 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::runtime::{Agent, App, Refusal};
-use crate::webhook;
+use crate::agent::{Agent, Refusal};
+use crate::api::{ErrorBody, RollbackRequest, Triggered};
+use crate::error::error_chain;
+use crate::{Error, webhook};
 
 /// The largest webhook payload accepted (GitHub caps deliveries at 25 MB; pushes of
 /// ordinary size are far below this).
-pub(crate) const MAX_BODY: usize = 1024 * 1024;
+pub const MAX_BODY: usize = 1024 * 1024;
 
 type Shared = State<Arc<Agent>>;
 
-pub(crate) fn router(agent: Arc<Agent>) -> Router {
+/// The routes: `/healthz`, `/readyz`, `/metrics`, `/api/v1/...` and `/hooks/<app>`
+/// (see `docs/agent.md`).
+pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -40,33 +44,51 @@ pub(crate) fn router(agent: Arc<Agent>) -> Router {
         .with_state(agent)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
+/// Serves [`router`] on `addr` until the agent's shutdown token is cancelled.
+pub async fn serve(agent: Arc<Agent>, addr: SocketAddr) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })?;
+    serve_on(agent, listener).await
 }
 
-fn unknown_app(name: &str) -> Response {
-    error(StatusCode::NOT_FOUND, format!("no app named {name:?}"))
+/// Serves [`router`] on a bound listener until the agent's shutdown token is cancelled.
+pub async fn serve_on(agent: Arc<Agent>, listener: tokio::net::TcpListener) -> Result<(), Error> {
+    let shutdown = agent.shutdown_token().clone();
+    axum::serve(listener, router(agent))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(Error::Serve)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        match self {
-            Self::Conflict(message) => error(StatusCode::CONFLICT, message),
-            Self::BadRequest(message) => error(StatusCode::BAD_REQUEST, message),
-            Self::Internal(e) => {
-                tracing::error!(error = %format!("{e:#}"), "API request failed");
-                error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
-            }
+        let status = match &self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = error_chain(&self);
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %message, "API request failed");
         }
+        error(status, message)
     }
 }
 
-fn find<'a>(agent: &'a Agent, name: &str) -> Result<&'a Arc<App>, Box<Response>> {
-    agent.app(name).ok_or_else(|| Box::new(unknown_app(name)))
-}
-
 async fn readyz(State(agent): Shared) -> Response {
-    if agent.ready.load(Ordering::Relaxed) {
+    if agent.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
@@ -88,18 +110,13 @@ async fn metrics(State(agent): Shared) -> Response {
 }
 
 async fn list_apps(State(agent): Shared) -> Response {
-    let apps: Vec<_> = agent
-        .apps
-        .iter()
-        .map(|a| a.status.borrow().clone())
-        .collect();
-    Json(apps).into_response()
+    Json(agent.statuses()).into_response()
 }
 
 async fn get_app(State(agent): Shared, Path(name): Path<String>) -> Response {
-    match find(&agent, &name) {
-        Ok(app) => Json(app.status.borrow().clone()).into_response(),
-        Err(response) => *response,
+    match agent.status(&name) {
+        Some(status) => Json(status).into_response(),
+        None => Refusal::NotFound(name).into_response(),
     }
 }
 
@@ -109,15 +126,22 @@ struct Limit {
     app: Option<String>,
 }
 
+fn history_store(agent: &Agent) -> Result<Arc<crate::history::History>, Refusal> {
+    agent
+        .history
+        .clone()
+        .ok_or_else(|| Refusal::Conflict("this agent keeps no history".into()))
+}
+
 async fn history(
     State(agent): Shared,
     Path(name): Path<String>,
     Query(q): Query<Limit>,
 ) -> Response {
-    if let Err(response) = find(&agent, &name) {
-        return *response;
-    }
-    let store = Arc::clone(&agent.history);
+    let store = match agent.find(&name).and_then(|_| history_store(&agent)) {
+        Ok(store) => store,
+        Err(refusal) => return refusal.into_response(),
+    };
     let limit = q.limit.unwrap_or(50);
     match tokio::task::spawn_blocking(move || store.syncs(&name, limit)).await {
         Ok(Ok(records)) => Json(records).into_response(),
@@ -127,7 +151,10 @@ async fn history(
 }
 
 async fn audit(State(agent): Shared, Query(q): Query<Limit>) -> Response {
-    let store = Arc::clone(&agent.history);
+    let store = match history_store(&agent) {
+        Ok(store) => store,
+        Err(refusal) => return refusal.into_response(),
+    };
     let limit = q.limit.unwrap_or(100);
     match tokio::task::spawn_blocking(move || store.audit_entries(q.app.as_deref(), limit)).await {
         Ok(Ok(entries)) => Json(entries).into_response(),
@@ -137,18 +164,16 @@ async fn audit(State(agent): Shared, Query(q): Query<Limit>) -> Response {
 }
 
 async fn reconcile(State(agent): Shared, Path(name): Path<String>) -> Response {
-    let app = match find(&agent, &name) {
-        Ok(app) => app,
-        Err(response) => return *response,
-    };
-    if app.suspended() {
-        return Refusal::Conflict(format!("{name} is suspended: resume it first")).into_response();
+    if let Err(refusal) = agent.trigger(&name, "api") {
+        return refusal.into_response();
     }
     agent.audit(&name, "reconcile", "api", None).await;
-    app.trigger("api");
     (
         StatusCode::ACCEPTED,
-        Json(json!({"app": name, "triggered": true})),
+        Json(Triggered {
+            triggered: true,
+            reason: None,
+        }),
     )
         .into_response()
 }
@@ -162,36 +187,19 @@ async fn resume(State(agent): Shared, Path(name): Path<String>) -> Response {
 }
 
 async fn set_suspended(agent: &Agent, name: &str, suspended: bool) -> Response {
-    let app = match find(agent, name) {
-        Ok(app) => app,
-        Err(response) => return *response,
-    };
-    if !suspended && app.config.suspend {
-        return Refusal::Conflict(format!(
-            "{name} is suspended by the configuration (suspend: true): change it there"
-        ))
-        .into_response();
+    match agent.set_suspended(name, suspended).await {
+        Ok(status) => {
+            let action = if suspended { "suspend" } else { "resume" };
+            agent.audit(name, action, "api", None).await;
+            tracing::info!(app = %name, action, "app {action}d through the API");
+            Json(status).into_response()
+        }
+        Err(refusal) => refusal.into_response(),
     }
-    if let Err(refusal) = agent.set_suspended(app, suspended).await {
-        return refusal.into_response();
-    }
-    let action = if suspended { "suspend" } else { "resume" };
-    agent.audit(name, action, "api", None).await;
-    tracing::info!(app = %name, action, "app {action}d through the API");
-    Json(app.status.borrow().clone()).into_response()
-}
-
-#[derive(Debug, Deserialize)]
-struct RollbackBody {
-    revision: String,
 }
 
 async fn rollback(State(agent): Shared, Path(name): Path<String>, body: Bytes) -> Response {
-    let app = match find(&agent, &name) {
-        Ok(app) => app,
-        Err(response) => return *response,
-    };
-    let request: RollbackBody = match serde_json::from_slice(&body) {
+    let request: RollbackRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
             return error(
@@ -200,16 +208,26 @@ async fn rollback(State(agent): Shared, Path(name): Path<String>, body: Bytes) -
             );
         }
     };
-    match agent.rollback(app, request.revision.trim()).await {
-        Ok(full) => {
-            agent
-                .audit(&name, "rollback", "api", Some(full.clone()))
-                .await;
-            tracing::info!(app = %name, revision = %full, "pinned to an earlier revision until resumed");
-            Json(app.status.borrow().clone()).into_response()
+    match agent.rollback(&name, request.revision.trim()).await {
+        Ok(status) => {
+            let pinned = status.pinned.clone();
+            agent.audit(&name, "rollback", "api", pinned.clone()).await;
+            tracing::info!(app = %name, revision = pinned.as_deref().unwrap_or_default(), "pinned to an earlier revision until resumed");
+            Json(status).into_response()
         }
         Err(refusal) => refusal.into_response(),
     }
+}
+
+fn not_triggered(reason: impl Into<String>) -> Response {
+    (
+        StatusCode::OK,
+        Json(Triggered {
+            triggered: false,
+            reason: Some(reason.into()),
+        }),
+    )
+        .into_response()
 }
 
 async fn hook(
@@ -218,11 +236,11 @@ async fn hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let app = match find(&agent, &name) {
+    let app = match agent.find(&name) {
         Ok(app) => app,
-        Err(response) => return *response,
+        Err(refusal) => return refusal.into_response(),
     };
-    let Some(secret) = &app.webhook_secret else {
+    let Some(secret) = &app.options.webhook_secret else {
         return error(
             StatusCode::NOT_FOUND,
             format!("{name} has no webhook configured"),
@@ -238,35 +256,30 @@ async fn hook(
     };
     if let Some(event) = webhook::event(&headers).filter(|e| !webhook::is_push(e)) {
         agent.metrics.webhook(&name, "ignored");
-        return (
-            StatusCode::OK,
-            Json(json!({"triggered": false, "reason": format!("{event} event ignored")})),
-        )
-            .into_response();
+        return not_triggered(format!("{event} event ignored"));
     }
     let pushed = webhook::pushed_ref(&body);
     if !app.follows().matches(pushed.as_deref()) {
         agent.metrics.webhook(&name, "ignored");
         let pushed = pushed.unwrap_or_default();
         tracing::debug!(app = %name, %pushed, "push to a ref the app does not follow");
-        return (
-            StatusCode::OK,
-            Json(json!({"triggered": false, "reason": format!("{name} does not follow {pushed}")})),
-        )
-            .into_response();
+        return not_triggered(format!("{name} does not follow {pushed}"));
     }
     if app.suspended() {
         agent.metrics.webhook(&name, "ignored");
-        return (
-            StatusCode::OK,
-            Json(json!({"triggered": false, "reason": "suspended"})),
-        )
-            .into_response();
+        return not_triggered("suspended");
     }
     agent.metrics.webhook(&name, "triggered");
     let actor = format!("webhook:{}", provider.as_str());
     agent.audit(&name, "webhook", &actor, pushed.clone()).await;
     tracing::info!(app = %name, provider = provider.as_str(), pushed = pushed.as_deref().unwrap_or(""), "webhook: reconciling");
     app.trigger(&actor);
-    (StatusCode::ACCEPTED, Json(json!({"triggered": true}))).into_response()
+    (
+        StatusCode::ACCEPTED,
+        Json(Triggered {
+            triggered: true,
+            reason: None,
+        }),
+    )
+        .into_response()
 }

@@ -1,0 +1,77 @@
+//! The HTTP API through the typed client: the server and the client share their types.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use driftless_runtime::client::{Client, ClientError};
+use driftless_runtime::history::History;
+use driftless_runtime::{AgentBuilder, AppOptions, server};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Dirs, wait_until};
+
+#[tokio::test]
+async fn status_suspend_resume_and_refusals_round_trip() {
+    let dirs = Dirs::new();
+    let shutdown = CancellationToken::new();
+    let agent = Arc::new(
+        AgentBuilder::new()
+            .app(
+                "web",
+                dirs.app("web"),
+                AppOptions::default().interval(Duration::from_secs(3600)),
+            )
+            .history(History::open(&dirs.path("state")).unwrap())
+            .shutdown(shutdown.clone())
+            .build()
+            .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(server::serve_on(Arc::clone(&agent), listener));
+    let loops = tokio::spawn(Arc::clone(&agent).run());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = Client::new(&address).unwrap();
+
+    wait_until("web to be applied", || dirs.applied("web")).await;
+    wait_until("web to be ready", || agent.status("web").unwrap().ready).await;
+    let apps = client.apps().await.unwrap();
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0].state(), "Ready");
+    let ready = apps[0].ready_condition().unwrap();
+    assert_eq!(ready.reason, "ReconciliationSucceeded");
+    assert!(ready.is_true());
+    let history = client.history("web", 10).await.unwrap();
+    assert_eq!(history[0].created, 1);
+
+    let status = client.suspend("web").await.unwrap();
+    assert!(status.suspended);
+    match client.reconcile("web").await.unwrap_err() {
+        ClientError::Refused { status, message } => {
+            assert_eq!(status, 409);
+            assert!(message.contains("resume it first"), "{message}");
+        }
+        other => panic!("not a refusal: {other}"),
+    }
+    let status = client.resume("web").await.unwrap();
+    assert!(!status.suspended);
+    assert!(client.reconcile("web").await.unwrap().triggered);
+    // A local directory has no revisions to roll back to.
+    let error = client.rollback("web", "0123456").await.unwrap_err();
+    assert!(
+        matches!(error, ClientError::Refused { status: 409, .. }),
+        "{error}"
+    );
+    let error = client.app("nope").await.unwrap_err();
+    assert!(
+        matches!(error, ClientError::Refused { status: 404, .. }),
+        "{error}"
+    );
+    let audit = client.audit(Some("web"), 10).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["reconcile", "resume", "suspend"]);
+
+    shutdown.cancel();
+    loops.await.unwrap();
+    server.await.unwrap().unwrap();
+}

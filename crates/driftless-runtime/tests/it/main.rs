@@ -1,0 +1,8 @@
+//! Tests of the agent loop as a library: local sources into directory targets, the
+//! loops, the HTTP API and its typed client.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+mod api;
+mod history;
+mod support;
+mod suspend;
