@@ -75,6 +75,10 @@ pub(crate) struct SourceArgs {
     /// Where fetched sources are cached (default ~/.cache/driftless).
     #[arg(long, env = "DRIFTLESS_CACHE_DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+    /// Stop a git or OCI resolve or fetch that takes longer than this (e.g. 30s, 5m;
+    /// default 10m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
 }

@@ -197,6 +197,14 @@ pub struct SourceConfig {
     /// Credentials.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// How long one resolve or fetch may take before it is stopped (default 10m).
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(test, schemars(with = "Option<String>"))]
+    pub timeout: Option<Duration>,
 }
 
 /// Credentials for a source, each read from a file.
@@ -533,7 +541,8 @@ impl AppConfig {
                     .map(AuthConfig::to_auth)
                     .unwrap_or_default(),
             )
-            .cache_dir(cache_dir);
+            .cache_dir(cache_dir)
+            .timeout(self.source.timeout);
         let source = driftless::spec::open_source(&self.source_spec()?, &options)?;
         let renderer = driftless::spec::renderer(self.render);
         let target =
@@ -639,6 +648,12 @@ impl SourceConfig {
                     "{} is a local directory: it has no branch, tag or commit",
                     self.url
                 ),
+            ));
+        }
+        if self.timeout.is_some_and(|t| t < Duration::from_secs(1)) {
+            return Err(ConfigError::at(
+                format!("{at}.timeout"),
+                "must be at least 1s",
             ));
         }
         if self.path.is_absolute()

@@ -28,6 +28,8 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -193,6 +195,19 @@ pub struct SyncRecord {
     pub rendered: bool,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// How many passes this record stands for: consecutive no-op syncs (succeeded,
+    /// nothing created, updated or pruned, the same revision) are folded into one
+    /// record, so the retention keeps real syncs for rollback. `started`, `finished`
+    /// and the duration are those of the newest pass.
+    #[serde(default = "one")]
+    pub count: u64,
+    /// When the first pass folded into this record started, RFC 3339 (UTC).
+    #[serde(default)]
+    pub first_started: Option<String>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// One entry of the audit journal: who changed what about an app, and when.
@@ -225,11 +240,18 @@ pub struct AppState {
 
 /// The store: open once per process, share by reference (it is `Sync`). Calls block on
 /// disk I/O; async callers run them in `spawn_blocking`.
+///
+/// After an I/O error (a full disk, a failing device) redb refuses every later call
+/// until the database is opened again; the store closes it then and reopens it on the
+/// next call, so it recovers once the cause is gone, without a restart.
+/// [`is_writable`](Self::is_writable) tells whether the last write went through.
 #[derive(Debug)]
 pub struct History {
-    db: redb::Database,
+    /// The open database; `None` after an I/O error, until it is reopened.
+    db: RwLock<Option<redb::Database>>,
     path: PathBuf,
     keep_syncs: u64,
+    writable: AtomicBool,
 }
 
 impl History {
@@ -240,18 +262,12 @@ impl History {
             source,
         })?;
         let path = state_dir.join(FILE_NAME);
-        let db = redb::Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => HistoryError::InUse { path: path.clone() },
-            other => HistoryError::Store {
-                path: path.clone(),
-                action: "opening",
-                source: Box::new(other.into()),
-            },
-        })?;
+        let db = open_database(&path)?;
         let history = Self {
-            db,
+            db: RwLock::new(Some(db)),
             path,
             keep_syncs: DEFAULT_KEEP_SYNCS,
+            writable: AtomicBool::new(true),
         };
         history.write("creating tables", |txn| {
             txn.open_table(SYNCS)?;
@@ -275,13 +291,22 @@ impl History {
         &self.path
     }
 
-    /// Records a sync; it is on disk when this returns.
+    /// Whether the store can write: false after a write failed, until one succeeds
+    /// (for readiness checks).
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(Ordering::Relaxed)
+    }
+
+    /// Records a sync; it is on disk when this returns. A no-op sync that follows a
+    /// no-op sync of the same revision is folded into its record (see
+    /// [`SyncRecord::count`]), which is returned.
     pub fn record_sync(&self, sync: &NewSync) -> Result<SyncRecord, HistoryError> {
+        let started = rfc3339(sync.started);
         let mut record = SyncRecord {
             id: 0,
             app: sync.app.clone(),
             revision: sync.revision.clone(),
-            started: rfc3339(sync.started),
+            started: started.clone(),
             finished: rfc3339(sync.finished),
             duration_seconds: sync
                 .finished
@@ -296,6 +321,8 @@ impl History {
             unchanged: sync.unchanged,
             rendered: sync.rendered,
             error: sync.error.clone(),
+            count: 1,
+            first_started: Some(started),
         };
         let path = self.path.clone();
         self.write("recording a sync", |txn| {
@@ -304,8 +331,20 @@ impl History {
                 .range((sync.app.as_str(), 0)..=(sync.app.as_str(), u64::MAX))?
                 .next_back()
                 .transpose()?
-                .map_or(0, |(key, _)| key.value().1);
-            record.id = last + 1;
+                .map(|(key, value)| (key.value().1, value.value().to_vec()));
+            let folded = match &last {
+                Some((id, bytes)) => {
+                    let previous: SyncRecord = decode(&path, bytes)?;
+                    fold_no_op(&previous, &record).map(|merged| (*id, merged))
+                }
+                None => None,
+            };
+            if let Some((id, merged)) = folded {
+                record = merged;
+                record.id = id;
+            } else {
+                record.id = last.map_or(0, |(id, _)| id) + 1;
+            }
             let bytes = encode(&path, &record)?;
             table.insert((sync.app.as_str(), record.id), bytes.as_slice())?;
             if record.id > self.keep_syncs {
@@ -449,15 +488,14 @@ impl History {
         action: &'static str,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), TxError>,
     ) -> Result<(), HistoryError> {
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(|e| self.store_error(action, e))?;
-        match f(&txn) {
-            Ok(()) => txn.commit().map_err(|e| self.store_error(action, e)),
-            Err(TxError::Store(e)) => Err(self.store_error(action, e)),
-            Err(TxError::History(e)) => Err(e),
-        }
+        let outcome = self.with_database(action, |db| {
+            let txn = db.begin_write()?;
+            f(&txn)?;
+            txn.commit()?;
+            Ok(())
+        });
+        self.writable.store(outcome.is_ok(), Ordering::Relaxed);
+        outcome
     }
 
     fn read<T>(
@@ -465,23 +503,76 @@ impl History {
         action: &'static str,
         f: impl FnOnce(&redb::ReadTransaction) -> Result<T, TxError>,
     ) -> Result<T, HistoryError> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| self.store_error(action, e))?;
-        f(&txn).map_err(|e| match e {
-            TxError::Store(e) => self.store_error(action, e),
-            TxError::History(e) => e,
-        })
+        self.with_database(action, |db| f(&db.begin_read()?))
+    }
+
+    /// Runs `f` on the database, reopening it first when an I/O error closed it, and
+    /// closing it when `f` meets one (redb refuses all later calls until reopened).
+    fn with_database<T>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&redb::Database) -> Result<T, TxError>,
+    ) -> Result<T, HistoryError> {
+        let guard = self.database(action)?;
+        let Some(db) = guard.as_ref() else {
+            return Err(self.store_error(action, redb::Error::DatabaseClosed));
+        };
+        match f(db) {
+            Ok(value) => Ok(value),
+            Err(TxError::History(e)) => Err(e),
+            Err(TxError::Store(e)) => {
+                drop(guard);
+                if needs_reopen(&e) {
+                    self.close(&e);
+                }
+                Err(self.store_error(action, e))
+            }
+        }
+    }
+
+    /// The open database, reopened if an I/O error closed it.
+    fn database(
+        &self,
+        action: &'static str,
+    ) -> Result<RwLockReadGuard<'_, Option<redb::Database>>, HistoryError> {
+        {
+            let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+            if guard.is_some() {
+                return Ok(guard);
+            }
+        }
+        {
+            let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+            if slot.is_none() {
+                let db = open_database(&self.path).map_err(|e| match e {
+                    HistoryError::Store { source, .. } => HistoryError::Store {
+                        path: self.path.clone(),
+                        action,
+                        source,
+                    },
+                    other => other,
+                })?;
+                tracing::info!(path = %self.path.display(), "history store reopened");
+                *slot = Some(db);
+            }
+        }
+        Ok(self.db.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Closes the database after an I/O error; the next call reopens it.
+    fn close(&self, error: &redb::Error) {
+        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.take().is_some() {
+            tracing::warn!(
+                path = %self.path.display(),
+                error = %error,
+                "history store I/O error; it is reopened on the next call"
+            );
+        }
     }
 
     fn decode<T: for<'de> Deserialize<'de>>(&self, bytes: &[u8]) -> Result<T, TxError> {
-        serde_json::from_slice(bytes).map_err(|source| {
-            TxError::History(HistoryError::Record {
-                path: self.path.clone(),
-                source,
-            })
-        })
+        decode(&self.path, bytes)
     }
 
     fn store_error(&self, action: &'static str, e: impl Into<redb::Error>) -> HistoryError {
@@ -491,6 +582,58 @@ impl History {
             source: Box::new(e.into()),
         }
     }
+}
+
+/// Opens (or creates) the database file.
+fn open_database(path: &Path) -> Result<redb::Database, HistoryError> {
+    redb::Database::create(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => HistoryError::InUse {
+            path: path.to_owned(),
+        },
+        other => HistoryError::Store {
+            path: path.to_owned(),
+            action: "opening",
+            source: Box::new(other.into()),
+        },
+    })
+}
+
+/// Whether redb must be reopened before it works again: after an I/O error it
+/// answers every call with `PreviousIo`.
+fn needs_reopen(error: &redb::Error) -> bool {
+    matches!(error, redb::Error::Io(_) | redb::Error::PreviousIo)
+}
+
+/// `next` folded into `previous` when both are no-op syncs of the same revision.
+fn fold_no_op(previous: &SyncRecord, next: &SyncRecord) -> Option<SyncRecord> {
+    let no_op = |r: &SyncRecord| {
+        r.result == SyncResult::Succeeded
+            && r.error.is_none()
+            && r.created == 0
+            && r.updated == 0
+            && r.pruned == 0
+    };
+    if !(no_op(previous) && no_op(next) && previous.revision == next.revision) {
+        return None;
+    }
+    Some(SyncRecord {
+        id: previous.id,
+        count: previous.count.max(1) + next.count.max(1),
+        first_started: previous
+            .first_started
+            .clone()
+            .or_else(|| Some(previous.started.clone())),
+        ..next.clone()
+    })
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T, TxError> {
+    serde_json::from_slice(bytes).map_err(|source| {
+        TxError::History(HistoryError::Record {
+            path: path.to_owned(),
+            source,
+        })
+    })
 }
 
 /// An error inside a transaction: redb's, or ours.

@@ -223,14 +223,20 @@ pub enum Error {
         /// The remote.
         url: String,
     },
-    /// The blocking task running gix panicked or was aborted.
-    #[error("the git task for {url} failed")]
+    /// The thread running gix panicked.
+    #[error("the git thread for {url} failed (it panicked)")]
     Task {
         /// The remote.
         url: String,
-        /// The join error.
+    },
+    /// No thread could be started for the work.
+    #[error("cannot start a thread to talk to {url}")]
+    Thread {
+        /// The remote.
+        url: String,
+        /// The I/O error.
         #[source]
-        source: tokio::task::JoinError,
+        source: std::io::Error,
     },
 }
 
@@ -239,6 +245,136 @@ fn available_suffix(what: &str, available: &[String]) -> String {
         format!(" (it has no {what})")
     } else {
         format!("; available {what} include: {}", available.join(", "))
+    }
+}
+
+/// What a transport failure means for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Failure {
+    /// The server does not serve the commit asked for.
+    UnknownCommit,
+    /// The credentials (or, for SSH, the host key) were refused.
+    Authentication,
+    /// The repository does not exist or is not exported.
+    NotFound,
+    /// Anything else: unreachable, broken connection, protocol error.
+    Other,
+}
+
+/// Classifies a transport failure on its typed causes: HTTP statuses (`reqwest`'s
+/// status, gix's `AuthenticationRequired`), I/O error kinds, gix's own classes, and
+/// the only texts that are messages of the other side: the server's `ERR` packet line
+/// and what `ssh` wrote. Never the text of the whole chain, which holds URLs (a port
+/// such as `:40315` is not an HTTP 403).
+pub(crate) fn classify(error: &gix::Error, ssh_messages: Option<&str>) -> Failure {
+    let mut failure = Failure::Other;
+    for cause in error.iter_errors() {
+        visit(cause, &mut |cause| {
+            failure = failure.min(classify_cause(cause));
+        });
+    }
+    if error.is_unauthenticated() || error.is_permission_denied() {
+        failure = failure.min(Failure::Authentication);
+    }
+    if let Some(messages) = ssh_messages {
+        failure = failure.min(classify_ssh(messages));
+    }
+    failure
+}
+
+/// Calls `f` on `error` and every cause below it, looking inside I/O errors (whose
+/// `source()` skips the error they wrap).
+fn visit<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+    f: &mut dyn FnMut(&'e (dyn std::error::Error + 'static)),
+) {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        f(cause);
+        if let Some(inner) = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            visit(inner, f);
+        }
+        next = cause.source();
+    }
+}
+
+fn classify_cause(cause: &(dyn std::error::Error + 'static)) -> Failure {
+    use gix::protocol::transport::client::AuthenticationRequired;
+    use gix::protocol::transport::packetline::read::Error as ErrLine;
+
+    if cause.is::<AuthenticationRequired>() {
+        return Failure::Authentication;
+    }
+    if let Some(e) = cause.downcast_ref::<reqwest::Error>() {
+        return match e.status().map(|s| s.as_u16()) {
+            Some(401 | 403) => Failure::Authentication,
+            Some(404) => Failure::NotFound,
+            _ => Failure::Other,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+        return match e.kind() {
+            std::io::ErrorKind::PermissionDenied => Failure::Authentication,
+            std::io::ErrorKind::NotFound => Failure::NotFound,
+            _ => Failure::Other,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<ErrLine>() {
+        return classify_server_message(&e.message.to_string());
+    }
+    if cause.is::<gix::error::Message>()
+        && let Some(line) = quoted_err_line(&cause.to_string())
+    {
+        return classify_server_message(line);
+    }
+    Failure::Other
+}
+
+/// The server's `ERR` line that gix quotes in a message when it meets one where it
+/// expected something else (e.g. `Unknown or unsupported header: "ERR upload-pack:
+/// not our ref …"` in a protocol v2 fetch response).
+fn quoted_err_line(message: &str) -> Option<&str> {
+    let start = message.find("\"ERR ")? + "\"ERR ".len();
+    let rest = &message[start..];
+    Some(rest.find('"').map_or(rest, |end| &rest[..end]))
+}
+
+/// What the server said in an `ERR` packet line (git daemon, upload-pack).
+fn classify_server_message(message: &str) -> Failure {
+    let message = message.to_ascii_lowercase();
+    let says = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
+    if says(&["not our ref", "unadvertised object", "not a valid object"]) {
+        Failure::UnknownCommit
+    } else if says(&[
+        "not exported",
+        "not found",
+        "does not appear to be a git repository",
+        "no such repository",
+    ]) {
+        Failure::NotFound
+    } else if says(&["access denied", "permission denied", "authentication"]) {
+        Failure::Authentication
+    } else {
+        Failure::Other
+    }
+}
+
+/// What `ssh` (and the remote command it ran) wrote on its stderr.
+fn classify_ssh(messages: &str) -> Failure {
+    let messages = messages.to_ascii_lowercase();
+    let says = |needles: &[&str]| needles.iter().any(|n| messages.contains(n));
+    if says(&[
+        "permission denied (publickey",
+        "host key verification failed",
+        "no matching host key",
+        "host key for",
+    ]) {
+        Failure::Authentication
+    } else {
+        classify_server_message(&messages)
     }
 }
 
@@ -437,5 +573,77 @@ mod tests {
             e.to_string(),
             "branch \"nope\" not found in https://h/r.git; available branches include: main, dev"
         );
+    }
+
+    fn io(kind: std::io::ErrorKind, message: &str) -> gix::Error {
+        gix::Error::from_error(std::io::Error::new(kind, message.to_owned()))
+    }
+
+    fn err_line(message: &str) -> gix::Error {
+        use gix::protocol::transport::packetline::read::Error as ErrLine;
+        gix::Error::from_error(std::io::Error::other(ErrLine {
+            message: message.into(),
+        }))
+    }
+
+    #[test]
+    fn urls_in_messages_do_not_classify() {
+        // The text holds "403" and "404" in ports and paths, "not found" in a path:
+        // only the typed cause (a refused connection) counts.
+        let refused = io(
+            std::io::ErrorKind::ConnectionRefused,
+            "connecting to http://127.0.0.1:40315/404/not-found/authentication.git failed",
+        );
+        assert_eq!(classify(&refused, None), Failure::Other);
+    }
+
+    #[test]
+    fn typed_causes_classify() {
+        let denied = io(std::io::ErrorKind::PermissionDenied, "credentials rejected");
+        assert_eq!(classify(&denied, None), Failure::Authentication);
+        let missing = io(std::io::ErrorKind::NotFound, "no such repository");
+        assert_eq!(classify(&missing, None), Failure::NotFound);
+        let auth_required = gix::Error::from_error(std::io::Error::other(
+            gix::protocol::transport::client::AuthenticationRequired {
+                www_authenticate: Vec::new(),
+            },
+        ));
+        assert_eq!(classify(&auth_required, None), Failure::Authentication);
+    }
+
+    #[test]
+    fn server_err_lines_and_ssh_messages_classify() {
+        assert_eq!(
+            classify(
+                &err_line("access denied or repository not exported: /missing.git"),
+                None
+            ),
+            Failure::NotFound
+        );
+        assert_eq!(
+            classify(&err_line("upload-pack: not our ref 0123"), None),
+            Failure::UnknownCommit
+        );
+        assert_eq!(
+            classify(&err_line("the server is busy"), None),
+            Failure::Other
+        );
+        let quoted = gix::Error::from_error(gix::error::message(
+            "Unknown or unsupported header: \"ERR upload-pack: not our ref 0123\\n\"",
+        ));
+        assert_eq!(classify(&quoted, None), Failure::UnknownCommit);
+        let eof = io(std::io::ErrorKind::UnexpectedEof, "the remote hung up");
+        assert_eq!(
+            classify(&eof, Some("git@127.0.0.1: Permission denied (publickey).")),
+            Failure::Authentication
+        );
+        assert_eq!(
+            classify(
+                &eof,
+                Some("fatal: '/srv/x.git' does not appear to be a git repository")
+            ),
+            Failure::NotFound
+        );
+        assert_eq!(classify(&eof, None), Failure::Other);
     }
 }

@@ -37,7 +37,9 @@ mod progress;
 mod refs;
 mod remote;
 mod source;
+mod stop;
+mod transport;
 
 pub use error::{Cause, Error};
 pub use options::{GitAuth, GitRef, GitSourceOptions, Secret};
-pub use source::{GitSource, is_git_url, is_local_repository};
+pub use source::{GitSource, THREAD_NAME, is_git_url, is_local_repository};

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,10 +14,14 @@ use gix::protocol::transport::client::blocking_io::Transport;
 use gix::remote::Direction;
 use sha2::Digest as _;
 
+use gix::protocol::transport::Protocol;
+
 use crate::checkout::{CheckoutError, checkout};
-use crate::error::{Cause, scrub};
+use crate::error::{Cause, Failure, classify, scrub};
 use crate::progress::TracingProgress;
 use crate::refs::{HeadRef, RemoteRefs};
+use crate::stop::Stop;
+use crate::transport::{self, DeadlineHttp};
 use crate::{Error, GitAuth};
 
 /// A parsed remote: its URL without credentials, and how to authenticate.
@@ -234,14 +237,29 @@ impl Remote {
             .with_refspecs(refspecs.iter().map(String::as_str), Direction::Fetch)
     }
 
-    /// Connects to the remote.
+    /// Connects to the remote with a transport that `stop` can stop: git:// and
+    /// HTTP(S) through our own connections; `file://` and SSH through gix's.
     fn connect<'a>(
         &self,
         remote: &'a gix::Remote<'a>,
         credentials: &Credentials,
+        version: Protocol,
+        stop: &Stop,
     ) -> gix::Result<gix::remote::Connection<'a, 'static, 'a, Box<dyn Transport + Send>>> {
-        let mut connection = remote
-            .connect(Direction::Fetch)?
+        let connection = match self.url.scheme {
+            gix::url::Scheme::Git => {
+                let daemon =
+                    transport::connect_daemon(&self.url, version, self.connect_timeout, stop)
+                        .map_err(gix::Error::from_error)?;
+                remote.to_connection_with_transport(Box::new(daemon) as Box<dyn Transport + Send>)
+            }
+            gix::url::Scheme::Http | gix::url::Scheme::Https => {
+                let http = DeadlineHttp::new(stop.clone()).connect(self.url.clone(), version);
+                remote.to_connection_with_transport(Box::new(http) as Box<dyn Transport + Send>)
+            }
+            _ => remote.connect(Direction::Fetch)?,
+        };
+        let mut connection = connection
             // Credentials are sent with every request; if the server asks again they
             // were wrong, and nothing else (no helper, no prompt) is consulted.
             .with_credentials(|action| match action {
@@ -262,7 +280,8 @@ impl Remote {
                 .repo()
                 .transport_options(self.url.to_bstring().as_bstr(), None)?
         {
-            connection = connection.with_transport_options(self.http_options(options, credentials));
+            connection =
+                connection.with_transport_options(self.http_options(options, credentials, stop));
         }
         Ok(connection)
     }
@@ -271,6 +290,7 @@ impl Remote {
         &self,
         options: Box<dyn std::any::Any>,
         credentials: &Credentials,
+        stop: &Stop,
     ) -> Box<dyn std::any::Any> {
         use gix::protocol::transport::client::blocking_io::http;
         let mut options = match options.downcast::<http::Options>() {
@@ -281,10 +301,16 @@ impl Remote {
             options.extra_headers.push(header.clone());
         }
         let connect_timeout = self.connect_timeout;
-        let timeout = self.timeout;
+        let stop = stop.clone();
         let backend = http::reqwest::Options {
+            // reqwest's blocking client waits at most this long for a response and for
+            // each chunk of a body, so its thread ends near the deadline even when
+            // the server stays silent.
             configure_client: Some(Box::new(move |builder| {
-                Ok(builder.connect_timeout(connect_timeout).timeout(timeout))
+                let wait = stop.remaining().max(Duration::from_millis(1));
+                Ok(builder
+                    .connect_timeout(connect_timeout.min(wait))
+                    .timeout(wait))
             })),
             configure_request: None,
         };
@@ -293,52 +319,17 @@ impl Remote {
         Box::new(options)
     }
 
-    /// Turns a transport failure into the error that tells the user what to fix.
+    /// Turns a transport failure into the error that tells the user what to fix,
+    /// judged on its typed causes (see [`classify`]).
     fn classify(&self, error: &gix::Error, credentials: &Credentials) -> Error {
-        let cause = cause(error, credentials);
-        let text = cause.chain().to_ascii_lowercase();
+        let source = cause(error, credentials);
         let url = self.display.clone();
-        let any = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
-        if has_status(&text, "401")
-            || has_status(&text, "403")
-            || any(&[
-                "unauthenticated",
-                "authentication",
-                "credentials",
-                "permission denied (publickey",
-                "host key verification failed",
-                "no matching host key",
-                "host key for",
-            ])
-        {
-            Error::Authentication { url, source: cause }
-        } else if has_status(&text, "404")
-            || any(&[
-                "not found",
-                "does not appear to be a git repository",
-                "not exported",
-                "not a git repository",
-                "could not verify that",
-                "no such file or directory",
-                "no such repository",
-            ])
-        {
-            Error::RepositoryNotFound { url, source: cause }
-        } else {
-            Error::Remote { url, source: cause }
+        match classify(error, credentials.ssh_messages().as_deref()) {
+            Failure::Authentication => Error::Authentication { url, source },
+            Failure::NotFound => Error::RepositoryNotFound { url, source },
+            Failure::UnknownCommit | Failure::Other => Error::Remote { url, source },
         }
     }
-}
-
-/// Whether `text` holds the HTTP status `code` as a number of its own, so that a port
-/// such as `127.0.0.1:40315` in a URL is not taken for a 403.
-fn has_status(text: &str, code: &str) -> bool {
-    text.match_indices(code).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + code.len()..].chars().next();
-        let digit_or_colon = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit() || c == ':');
-        !digit_or_colon(before) && !after.is_some_and(|c| c.is_ascii_digit())
-    })
 }
 
 /// The cause of a transport error, with what `ssh` said appended.
@@ -473,7 +464,7 @@ fn init_bare_atomically(parent: &Path, path: &Path) -> Result<(), Error> {
 
 /// Lists the remote's branches, tags and HEAD: one request over HTTP (protocol v1's
 /// ref advertisement), one exchange over the other transports.
-pub(crate) fn list_refs(remote: &Remote, cache: &Cache) -> Result<RemoteRefs, Error> {
+pub(crate) fn list_refs(remote: &Remote, cache: &Cache, stop: &Stop) -> Result<RemoteRefs, Error> {
     let credentials = remote.credentials()?;
     let path = cache.ls_remote_repo()?;
     let repo = remote
@@ -491,7 +482,7 @@ pub(crate) fn list_refs(remote: &Remote, cache: &Cache) -> Result<RemoteRefs, Er
     let listed = remote
         .gix_remote(&repo, &specs)
         .and_then(|r| {
-            let connection = remote.connect(&r, &credentials)?;
+            let connection = remote.connect(&r, &credentials, Protocol::V1, stop)?;
             connection.ref_map(
                 TracingProgress::new(&remote.display, "list refs"),
                 gix::remote::ref_map::Options::default(),
@@ -572,7 +563,7 @@ pub(crate) fn ensure_snapshot(
     commit: &str,
     reference: Option<&str>,
     revision: &str,
-    interrupt: &AtomicBool,
+    stop: &Stop,
 ) -> Result<PathBuf, Error> {
     let snapshot = cache.snapshot(commit);
     if snapshot.is_dir() {
@@ -594,15 +585,7 @@ pub(crate) fn ensure_snapshot(
     for attempt in 0..2 {
         let repo = open_cached(remote, &repo_path, &credentials)?;
         if !repo.has_object(id) {
-            fetch_commit(
-                remote,
-                &repo,
-                id,
-                reference,
-                revision,
-                &credentials,
-                interrupt,
-            )?;
+            fetch_commit(remote, &repo, id, reference, revision, &credentials, stop)?;
         }
         let repo = remote
             .open_configured(&repo_path, 2, &credentials)
@@ -758,7 +741,7 @@ fn fetch_commit(
     reference: Option<&str>,
     revision: &str,
     credentials: &Credentials,
-    interrupt: &AtomicBool,
+    stop: &Stop,
 ) -> Result<(), Error> {
     let start = Instant::now();
     tracing::info!(remote = %remote.display, %revision, "fetching");
@@ -766,24 +749,22 @@ fn fetch_commit(
     let depth = NonZeroU32::MIN;
     let outcome = remote.gix_remote(repo, &[spec]).and_then(|r| {
         remote
-            .connect(&r, credentials)?
+            .connect(&r, credentials, Protocol::V2, stop)?
             .prepare_fetch(
                 TracingProgress::new(&remote.display, "negotiate"),
                 gix::remote::ref_map::Options::default(),
             )?
             .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(depth))
-            .receive(TracingProgress::new(&remote.display, "fetch"), interrupt)
+            .receive(TracingProgress::new(&remote.display, "fetch"), stop.flag())
     });
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
-            let cause = cause(&e, credentials);
-            let text = cause.chain().to_ascii_lowercase();
-            if text.contains("not our ref") || text.contains("unadvertised object") {
+            if classify(&e, credentials.ssh_messages().as_deref()) == Failure::UnknownCommit {
                 return Err(Error::CommitNotFound {
                     url: remote.display.clone(),
                     sha: commit.to_string(),
-                    source: Some(cause),
+                    source: Some(cause(&e, credentials)),
                 });
             }
             return Err(match remote.classify(&e, credentials) {
@@ -886,19 +867,4 @@ fn write_snapshot(
         "checked out"
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod status_tests {
-    use super::has_status;
-
-    #[test]
-    fn statuses_are_whole_numbers_not_parts_of_ports() {
-        assert!(has_status("http status 403 forbidden", "403"));
-        assert!(has_status("(403)", "403"));
-        assert!(!has_status("http://127.0.0.1:40315/app.git", "403"));
-        assert!(!has_status("http://127.0.0.1:54033/app.git", "403"));
-        assert!(!has_status("127.0.0.1:403/x", "403"));
-        assert!(!has_status("size 14030 bytes", "403"));
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use driftless_core::{Revision, Snapshot, Source, SourceError, async_trait};
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::options::default_cache_dir;
 use crate::remote::{Cache, Remote, ensure_snapshot, list_refs};
+use crate::stop::Stop;
 use crate::{Error, GitRef, GitSourceOptions};
 
 /// A git repository as a driftless [`Source`]: resolves a branch, tag, semver range or
@@ -92,8 +93,8 @@ impl GitSource {
         if let GitRef::Commit { sha, branch } = &self.inner.reference {
             return revision(branch.as_deref(), sha);
         }
-        self.run("resolve", |inner, _interrupt| {
-            let refs = list_refs(&inner.remote, &inner.cache)?;
+        self.run("resolve", |inner, stop| {
+            let refs = list_refs(&inner.remote, &inner.cache, stop)?;
             let resolved = refs.resolve(&inner.reference, inner.remote.display())?;
             let revision = revision(resolved.reference.as_deref(), &resolved.commit)?;
             tracing::debug!(remote = %inner.remote.display(), %revision, "resolved");
@@ -111,7 +112,7 @@ impl GitSource {
             });
         }
         let revision = revision.clone();
-        self.run("fetch", move |inner, interrupt| {
+        self.run("fetch", move |inner, stop| {
             let shown = revision.to_string();
             let root = ensure_snapshot(
                 &inner.remote,
@@ -119,7 +120,7 @@ impl GitSource {
                 revision.hex(),
                 revision.reference(),
                 &shown,
-                interrupt,
+                stop,
             )?;
             let root = match &inner.path {
                 None => root,
@@ -130,31 +131,66 @@ impl GitSource {
         .await
     }
 
-    /// Runs `f` on the blocking pool, within the timeout and until cancelled; either
-    /// raises gix's interrupt flag so the work stops at its next check.
+    /// Runs `f` on a thread of its own, within the timeout and until cancelled; either
+    /// stops it for real (see [`Stop`]): its network reads end by the deadline, and a
+    /// cancellation wakes them at once on git:// (HTTP reads end by the deadline). The
+    /// thread is not a runtime thread, so a runtime shutting down (SIGTERM, the end
+    /// of `main`) never waits for it.
     async fn run<T, F>(&self, operation: &'static str, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner, &AtomicBool) -> Result<T, Error> + Send + 'static,
+        F: FnOnce(&Inner, &Stop) -> Result<T, Error> + Send + 'static,
     {
-        let interrupt = Arc::new(AtomicBool::new(false));
+        let stop = Stop::new(self.inner.timeout);
         let inner = Arc::clone(&self.inner);
-        let flag = Arc::clone(&interrupt);
-        let task = tokio::task::spawn_blocking(move || f(&inner, &flag));
+        let worker_stop = stop.clone();
+        let (done, result) = tokio::sync::oneshot::channel();
         let url = self.url().to_owned();
+        std::thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || {
+                let _ = done.send(f(&inner, &worker_stop));
+            })
+            .map_err(|source| Error::Thread {
+                url: url.clone(),
+                source,
+            })?;
+        let deadline = tokio::time::sleep(self.inner.timeout);
         tokio::select! {
-            joined = task => joined.map_err(|source| Error::Task { url, source })?,
-            () = tokio::time::sleep(self.inner.timeout) => {
-                interrupt.store(true, Ordering::Relaxed);
+            finished = result => match finished {
+                Ok(Err(_)) if stop.check().is_err() => {
+                    Err(self.stopped_error(operation, url, &stop))
+                }
+                Ok(outcome) => outcome,
+                Err(_) => Err(Error::Task { url }),
+            },
+            () = deadline => {
+                stop.trigger();
                 Err(Error::Timeout { operation, url, after: self.inner.timeout })
             }
             () = self.inner.cancel.cancelled() => {
-                interrupt.store(true, Ordering::Relaxed);
+                stop.trigger();
                 Err(Error::Cancelled { operation, url })
             }
         }
     }
+
+    /// The error of an operation whose work failed because it was stopped.
+    fn stopped_error(&self, operation: &'static str, url: String, stop: &Stop) -> Error {
+        if stop.flag().load(Ordering::Relaxed) {
+            Error::Cancelled { operation, url }
+        } else {
+            Error::Timeout {
+                operation,
+                url,
+                after: self.inner.timeout,
+            }
+        }
+    }
 }
+
+/// The name of the threads that talk to remotes.
+pub const THREAD_NAME: &str = "driftless-git";
 
 /// Whether `source` is a remote git address (`https://`, `http://`, `ssh://`,
 /// `git://`, `file://` or scp-like `user@host:path`), as opposed to a local path or

@@ -217,6 +217,24 @@ pub enum Error {
     /// A background task panicked or was cancelled.
     #[error("background task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// A resolve or fetch took longer than the configured timeout.
+    #[error("{operation} of {reference} timed out after {after:?}")]
+    Timeout {
+        /// `resolve` or `fetch`.
+        operation: &'static str,
+        /// The artifact.
+        reference: String,
+        /// The configured timeout.
+        after: std::time::Duration,
+    },
+    /// A resolve or fetch was cancelled through the options' cancellation token.
+    #[error("{operation} of {reference} was cancelled")]
+    Cancelled {
+        /// `resolve` or `fetch`.
+        operation: &'static str,
+        /// The artifact.
+        reference: String,
+    },
 }
 
 impl From<Error> for SourceError {

@@ -1,10 +1,12 @@
 //! [`OciSource`]: resolve and fetch OCI artifacts.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use driftless_core::{Revision, Snapshot, Source, SourceError};
 use oci_client::Client;
+use tokio_util::sync::CancellationToken;
 
 use crate::client::{BlobRequest, map_error, new_client, pull_blob, sha256_digest};
 use crate::manifest::{
@@ -65,7 +67,7 @@ impl Limits {
 }
 
 /// How an [`OciSource`] reaches its artifact.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OciSourceOptions {
     /// `oci://HOST/REPOSITORY[:TAG|@sha256:DIGEST]`; the tag defaults to `latest`.
@@ -90,7 +92,33 @@ pub struct OciSourceOptions {
     pub layer_media_type: Option<String>,
     /// Size limits.
     pub limits: Limits,
+    /// How long one resolve or fetch may take in all (default 10 minutes); the
+    /// requests in flight are dropped when it passes.
+    pub timeout: Duration,
+    /// Cancels running operations when triggered; the requests in flight are dropped.
+    pub cancel: CancellationToken,
 }
+
+impl Default for OciSourceOptions {
+    fn default() -> Self {
+        Self {
+            reference: String::new(),
+            semver: None,
+            tag: None,
+            digest: None,
+            auth: Auth::default(),
+            insecure: false,
+            cache_dir: None,
+            layer_media_type: None,
+            limits: Limits::default(),
+            timeout: DEFAULT_TIMEOUT,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// How long a resolve or fetch may take by default.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl OciSourceOptions {
     /// Options for `reference`, otherwise default.
@@ -158,6 +186,20 @@ impl OciSourceOptions {
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`cancel`](Self::cancel).
+    #[must_use]
+    pub fn cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = cancel;
         self
     }
 }
@@ -335,8 +377,42 @@ impl OciSource {
         }
     }
 
-    /// Resolves the configured reference to a revision.
+    /// Resolves the configured reference to a revision, within the timeout and until
+    /// cancelled.
     pub async fn resolve_revision(&self) -> Result<Revision, Error> {
+        self.bounded("resolve", self.resolve_unbounded()).await
+    }
+
+    /// Fetches `revision` into the cache, or finds it there, within the timeout and
+    /// until cancelled.
+    pub async fn fetch_revision(&self, revision: &Revision) -> Result<Snapshot, Error> {
+        self.bounded("fetch", self.fetch_unbounded(revision)).await
+    }
+
+    /// Runs `work` until it ends, the timeout passes or the operation is cancelled;
+    /// dropping it drops the requests in flight, so nothing keeps running.
+    async fn bounded<T>(
+        &self,
+        operation: &'static str,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let reference = || self.reference.to_string();
+        tokio::select! {
+            outcome = tokio::time::timeout(self.options.timeout, work) => {
+                outcome.unwrap_or_else(|_| Err(Error::Timeout {
+                    operation,
+                    reference: reference(),
+                    after: self.options.timeout,
+                }))
+            }
+            () = self.options.cancel.cancelled() => Err(Error::Cancelled {
+                operation,
+                reference: reference(),
+            }),
+        }
+    }
+
+    async fn resolve_unbounded(&self) -> Result<Revision, Error> {
         let (tag, target) = match &self.selector {
             Selector::Tag(tag) => (Some(tag.clone()), self.reference.with_tag(tag)),
             Selector::Digest(_) => (
@@ -369,8 +445,7 @@ impl OciSource {
         Ok(revision)
     }
 
-    /// Fetches `revision` into the cache, or finds it there.
-    pub async fn fetch_revision(&self, revision: &Revision) -> Result<Snapshot, Error> {
+    async fn fetch_unbounded(&self, revision: &Revision) -> Result<Snapshot, Error> {
         if revision.algorithm() != "sha256" || revision.hex().len() != 64 {
             return Err(Error::InvalidRevision {
                 revision: revision.to_string(),
@@ -580,10 +655,19 @@ impl Source for OciSource {
     }
 
     async fn resolve(&self) -> Result<Revision, SourceError> {
-        Ok(self.resolve_revision().await?)
+        self.resolve_revision().await.map_err(into_source_error)
     }
 
     async fn fetch(&self, revision: &Revision) -> Result<Snapshot, SourceError> {
-        Ok(self.fetch_revision(revision).await?)
+        self.fetch_revision(revision)
+            .await
+            .map_err(into_source_error)
+    }
+}
+
+fn into_source_error(error: Error) -> SourceError {
+    match error {
+        Error::Cancelled { .. } => SourceError::Cancelled,
+        other => SourceError::from(other),
     }
 }

@@ -714,3 +714,101 @@ impl Drop for SilentServer {
         }
     }
 }
+
+/// A TCP server on 127.0.0.1 that answers at once and then sends one byte a second,
+/// forever: for deadline tests, where a per-read timeout never fires. Over HTTP it
+/// sends a `200 OK` with the given content type and trickles the body; over git://
+/// it trickles a packet line that never ends.
+#[derive(Debug)]
+pub struct TrickleServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl TrickleServer {
+    /// An HTTP server answering every request with `200 OK`, `content_type`, and a body
+    /// trickled one byte a second.
+    pub fn http(content_type: &str) -> Self {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-cache\r\n\
+             Connection: close\r\n\r\n"
+        );
+        Self::start(head.into_bytes())
+    }
+
+    /// A git daemon stand-in that trickles a never-ending packet line.
+    pub fn git() -> Self {
+        Self::start(Vec::new())
+    }
+
+    fn start(head: Vec<u8>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind on 127.0.0.1");
+        listener
+            .set_nonblocking(true)
+            .expect("make the listener non-blocking");
+        let port = listener.local_addr().expect("a local address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (flag, workers) = (Arc::clone(&stop), Arc::clone(&threads));
+        let acceptor = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (flag, head) = (Arc::clone(&flag), head.clone());
+                        let worker = std::thread::spawn(move || trickle(stream, &head, &flag));
+                        workers.lock().expect("worker list").push(worker);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Self {
+            port,
+            stop,
+            threads,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Reads the request, sends `head`, then a packet line of the largest length one byte
+/// a second until the client leaves or the server stops.
+fn trickle(mut stream: TcpStream, head: &[u8], stop: &AtomicBool) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = stream.read(&mut [0; 4096]);
+    if stream.write_all(head).is_err() {
+        return;
+    }
+    let body = b"fff0".iter().copied().chain(std::iter::repeat(b'a'));
+    for byte in body {
+        if stream.write_all(&[byte]).is_err() {
+            return;
+        }
+        for _ in 0..20 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TrickleServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        let workers = std::mem::take(&mut *self.threads.lock().expect("worker list"));
+        for worker in workers {
+            let _ = worker.join();
+        }
+    }
+}

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use driftless_core::{Renderer, Source, Target};
 
@@ -142,7 +143,13 @@ pub struct SourceOptions {
     /// Where fetched repositories and snapshots are kept (default: the user's cache
     /// directory, `~/.cache/driftless`).
     pub cache_dir: Option<PathBuf>,
+    /// How long one resolve or fetch of a git or OCI source may take before it is
+    /// stopped (default: [`DEFAULT_FETCH_TIMEOUT`]).
+    pub timeout: Option<Duration>,
 }
+
+/// How long a resolve or fetch may take when no timeout is configured.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl SourceOptions {
     /// Sets [`reference`](Self::reference).
@@ -171,6 +178,18 @@ impl SourceOptions {
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
         self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The timeout to use: the one set, or [`DEFAULT_FETCH_TIMEOUT`].
+    pub fn effective_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_FETCH_TIMEOUT)
     }
 
     /// The cache directory to use: the one set, or `$XDG_CACHE_HOME/driftless`, or
@@ -246,6 +265,7 @@ fn git_source(url: &str, options: &SourceOptions) -> Result<Arc<dyn Source>, Err
     let git_options = GitSourceOptions::new(url)
         .reference(reference)
         .auth(auth)
+        .timeout(options.effective_timeout())
         .cache_dir(options.effective_cache_dir().join("git"));
     let source = GitSource::new(git_options).map_err(|e| Error::Source {
         spec: url.to_owned(),
@@ -272,6 +292,7 @@ fn oci_source(url: &str, options: &SourceOptions) -> Result<Arc<dyn Source>, Err
             source: Box::new(e),
         })?)
         .insecure(options.insecure)
+        .timeout(options.effective_timeout())
         .cache_dir(options.effective_cache_dir().join("oci"));
     oci_options = match &options.reference {
         SourceRef::Default => oci_options,

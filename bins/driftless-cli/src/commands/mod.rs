@@ -51,7 +51,8 @@ pub(crate) fn open_source(
     let mut options = SourceOptions::default()
         .reference(source_ref(args))
         .auth(source_auth(&args.auth))
-        .insecure(args.auth.insecure);
+        .insecure(args.auth.insecure)
+        .timeout(args.timeout);
     if let Some(dir) = &args.cache_dir {
         options = options.cache_dir(dir);
     }

@@ -82,7 +82,9 @@ async fn render_at(args: &SourceArgs, name: &str) -> anyhow::Result<(Revision, O
     };
     let mut last_error = None;
     for reference in candidates {
-        let mut options = SourceOptions::default().reference(reference);
+        let mut options = SourceOptions::default()
+            .reference(reference)
+            .timeout(args.timeout);
         if let Some(dir) = &args.cache_dir {
             options = options.cache_dir(dir);
         }

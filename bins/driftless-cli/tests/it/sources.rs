@@ -143,3 +143,46 @@ fn push_then_fetch_and_render_an_oci_artifact() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("v9"), "{}", stderr(&out));
 }
+
+/// A fetch from a server that sends a byte a second (git over HTTP and git://, an OCI
+/// registry) fails with `--timeout`, naming the URL, and the process exits: no thread
+/// talking to the server keeps it alive.
+#[test]
+fn fetch_from_a_trickling_server_times_out_and_exits() {
+    use driftless_testkit::git::TrickleServer;
+    use std::time::{Duration, Instant};
+
+    let git_http = TrickleServer::http("application/x-git-upload-pack-advertisement");
+    let git_daemon = TrickleServer::git();
+    let registry = TrickleServer::http("application/vnd.oci.image.manifest.v1+json");
+    let work = tempfile::tempdir().unwrap();
+    for url in [
+        format!("http://127.0.0.1:{}/app.git", git_http.port()),
+        format!("git://127.0.0.1:{}/app.git", git_daemon.port()),
+        format!("oci://127.0.0.1:{}/app:v1", registry.port()),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["fetch", &url, "--timeout", "2s", "--cache-dir", "cache"])
+            .current_dir(work.path())
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(10) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("{url}: driftless fetch still running after 10s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{url}");
+        let err = stderr(&out);
+        assert!(err.contains("timed out after 2s"), "{url}: {err}");
+        let shown = url.trim_start_matches("oci://").trim_end_matches(":v1");
+        assert!(err.contains(shown), "{url}: {err}");
+    }
+}

@@ -4,6 +4,7 @@
 
 mod api;
 mod health;
+mod history;
 mod parity;
 mod source_down;
 mod support;

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use driftless_core::{Source, SourceError};
 use driftless_source_git::{Error, GitAuth, GitRef, GitSource, Secret};
-use driftless_testkit::git::{GitDaemon, GitHttp, GitServerRoot, GitSshd, SilentServer};
+use driftless_testkit::git::{
+    GitDaemon, GitHttp, GitServerRoot, GitSshd, SilentServer, TrickleServer,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{chain, options, resolve_and_fetch_err, standard_repo};
@@ -285,4 +287,106 @@ async fn invalid_options_are_refused_up_front() {
     assert!(matches!(err, Error::InvalidCommit { .. }), "{err}");
     let err = resolve_and_fetch_err(options("", cache.path())).await;
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
+}
+
+/// How many threads of this process carry `name` (each test runs in its own process).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+/// Waits until no thread talks to a remote any more: neither ours nor the HTTP
+/// client's.
+fn assert_network_threads_end(within: Duration, what: &str) {
+    let start = Instant::now();
+    loop {
+        let left = threads_named(driftless_source_git::THREAD_NAME)
+            + threads_named("reqwest-internal-sync-runtime");
+        if left == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{what}: {left} network threads still running after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A server that never answers and one that sends a byte a second, over HTTP and
+/// git://: the error names the URL, comes within the timeout, and the threads that
+/// talked to the server are gone right after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_and_trickling_servers_are_stopped_at_the_deadline() {
+    let silent = SilentServer::start();
+    let trickle_http = TrickleServer::http("application/x-git-upload-pack-advertisement");
+    let trickle_git = TrickleServer::git();
+    let cache = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_secs(2);
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    for url in [
+        format!("http://127.0.0.1:{}/app.git", silent.port()),
+        format!("git://127.0.0.1:{}/app.git", silent.port()),
+        format!("http://127.0.0.1:{}/app.git", trickle_http.port()),
+        format!("git://127.0.0.1:{}/app.git", trickle_git.port()),
+    ] {
+        let source = GitSource::new(options(&url, cache.path()).timeout(timeout)).unwrap();
+        let start = Instant::now();
+        let err = source.resolve_revision().await.unwrap_err();
+        let elapsed = start.elapsed();
+        assert!(
+            matches!(err, Error::Timeout { .. }),
+            "{url}: {}",
+            chain(&err)
+        );
+        assert!(err.to_string().contains(&url), "{err}");
+        assert!(
+            elapsed < timeout + Duration::from_millis(500),
+            "{url}: {elapsed:?}"
+        );
+        assert_network_threads_end(Duration::from_secs(2), &url);
+
+        let pinned = GitSource::new(
+            options(&url, cache.path())
+                .timeout(timeout)
+                .commit(commit, Some("main".into())),
+        )
+        .unwrap();
+        let revision = pinned.resolve_revision().await.unwrap();
+        let start = Instant::now();
+        let err = pinned.fetch_revision(&revision).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { .. }),
+            "{url}: {}",
+            chain(&err)
+        );
+        assert!(start.elapsed() < timeout + Duration::from_millis(500));
+        assert_network_threads_end(Duration::from_secs(2), &url);
+    }
+}
+
+/// Cancelling a fetch from a silent git daemon wakes its blocked read at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancellation_stops_the_network_thread() {
+    let silent = SilentServer::start();
+    let cache = tempfile::tempdir().unwrap();
+    let token = CancellationToken::new();
+    let url = format!("git://127.0.0.1:{}/app.git", silent.port());
+    let source = GitSource::new(
+        options(&url, cache.path())
+            .timeout(Duration::from_secs(600))
+            .cancel(token.clone()),
+    )
+    .unwrap();
+    let cancel = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel();
+    });
+    let err = source.resolve_revision().await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{}", chain(&err));
+    assert_network_threads_end(Duration::from_secs(1), &url);
+    cancel.await.unwrap();
 }

@@ -367,3 +367,57 @@ fn bad_options_are_refused_before_any_request() {
     assert!(bad(OciSourceOptions::new("oci://host/app").tag("-bad")).contains("-bad"));
     assert!(bad(OciSourceOptions::new("oci://host/app").digest("sha256:12")).contains("sha256:12"));
 }
+
+/// A registry that never answers, and one that sends its manifest a byte a second: the
+/// resolve and the fetch stop at the timeout, naming the artifact; a cancellation
+/// stops them at once.
+#[tokio::test]
+async fn silent_and_trickling_registries_are_stopped() {
+    use std::time::{Duration, Instant};
+
+    use driftless_core::{Revision, SourceError};
+    use driftless_testkit::git::{SilentServer, TrickleServer};
+    use tokio_util::sync::CancellationToken;
+
+    let silent = SilentServer::start();
+    let trickle = TrickleServer::http("application/vnd.oci.image.manifest.v1+json");
+    let cache = cache();
+    let timeout = Duration::from_secs(2);
+    let pinned = Revision::new(Some("v1"), "sha256", &"ab".repeat(32)).unwrap();
+    for port in [silent.port(), trickle.port()] {
+        let reference = format!("oci://127.0.0.1:{port}/app:v1");
+        let source = OciSource::new(
+            OciSourceOptions::new(&reference)
+                .cache_dir(cache.path())
+                .timeout(timeout),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let error = source.resolve_revision().await.unwrap_err();
+        assert!(matches!(error, Error::Timeout { .. }), "{error}");
+        assert!(
+            error.to_string().contains(&format!("127.0.0.1:{port}/app")),
+            "{error}"
+        );
+        let error = source.fetch_revision(&pinned).await.unwrap_err();
+        assert!(matches!(error, Error::Timeout { .. }), "{error}");
+        assert!(start.elapsed() < 2 * timeout + Duration::from_secs(1));
+    }
+
+    let token = CancellationToken::new();
+    let source = OciSource::new(
+        OciSourceOptions::new(format!("oci://127.0.0.1:{}/app:v1", trickle.port()))
+            .cache_dir(cache.path())
+            .cancel(token.clone()),
+    )
+    .unwrap();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel();
+    });
+    let start = Instant::now();
+    let error = source.resolve().await.unwrap_err();
+    assert!(matches!(error, SourceError::Cancelled), "{error}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    canceller.await.unwrap();
+}
