@@ -51,13 +51,19 @@ impl AutoRenderer {
 
     /// Renders `path` (relative to `root`) into objects, with this crate's [`Error`].
     pub fn render_path(&self, root: &Path, path: &Path) -> Result<ObjectSet, Error> {
+        self.render_within(root, root, path)
+    }
+
+    /// Renders `path` (relative to `root`, a folder of the repository `tree`): an
+    /// overlay there may use kustomizations anywhere inside `tree`.
+    pub fn render_within(&self, tree: &Path, root: &Path, path: &Path) -> Result<ObjectSet, Error> {
         let rooted = Rooted::new(root, path)?;
         if kustomization_file(&rooted.abs).is_some() {
             let mut kustomize = KustomizeRenderer::new();
             if let Some(decoder) = self.plain.decoder() {
                 kustomize = kustomize.with_decoder(decoder.clone());
             }
-            return Ok(kustomize.build_set(&rooted.root, &rooted.rel)?);
+            return Ok(kustomize.build_set_within(tree, &rooted.root, &rooted.rel)?);
         }
         self.plain.render_rooted(&rooted)
     }
@@ -65,7 +71,7 @@ impl AutoRenderer {
 
 impl Renderer for AutoRenderer {
     fn render(&self, snapshot: &Snapshot, path: &Path) -> Result<ObjectSet, RenderError> {
-        Ok(self.render_path(snapshot.root(), path)?)
+        Ok(self.render_within(snapshot.tree(), snapshot.root(), path)?)
     }
 }
 

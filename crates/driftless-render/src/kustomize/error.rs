@@ -28,6 +28,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be read: missing, not a regular file, or too large.
+    #[error("{path}: cannot read")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: driftless_core::file::ReadError,
+    },
     /// The [`Decoder`](crate::Decoder) failed on a file.
     #[error("{path}: cannot decode")]
     Decode {
@@ -151,7 +160,10 @@ impl Error {
         };
         match &mut self {
             Self::MissingKustomization { dir } | Self::MultipleKustomizations { dir } => rel(dir),
-            Self::Read { path, .. } | Self::Yaml { path, .. } | Self::Decode { path, .. } => {
+            Self::Read { path, .. }
+            | Self::Yaml { path, .. }
+            | Self::Decode { path, .. }
+            | Self::File { path, .. } => {
                 rel(path);
             }
             Self::Output { .. } => {}

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use driftless_core::file::read_capped;
 use driftless_core::yaml::{self, LoadOptions, Schema};
 use serde_json::Value;
 
@@ -22,6 +23,8 @@ pub(crate) struct Loader {
     pub(crate) unrestricted: bool,
     /// Turns what a file holds into what is parsed.
     pub(crate) decoder: Option<Arc<dyn Decoder>>,
+    /// The largest file read, in bytes.
+    pub(crate) max_file_bytes: u64,
 }
 
 /// Whether a reference names something remote (a git repository or a URL).
@@ -97,7 +100,7 @@ impl Loader {
                 format!("{} is a directory, expected a file", path.display()),
             ));
         }
-        let bytes = std::fs::read(&path).map_err(|source| Error::Read {
+        let bytes = read_capped(&path, self.max_file_bytes).map_err(|source| Error::File {
             path: path.clone(),
             source,
         })?;
