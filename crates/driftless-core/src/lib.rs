@@ -27,6 +27,7 @@
 //! ```
 
 mod error;
+pub mod file;
 mod id;
 mod object;
 pub mod plan;

@@ -121,6 +121,7 @@ impl From<Revision> for String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     root: PathBuf,
+    tree: Option<PathBuf>,
     revision: Revision,
 }
 
@@ -129,13 +130,30 @@ impl Snapshot {
     pub fn new(root: impl Into<PathBuf>, revision: Revision) -> Self {
         Self {
             root: root.into(),
+            tree: None,
             revision,
         }
+    }
+
+    /// The same snapshot, as a folder of the larger `tree` (the whole repository it was
+    /// taken from), which `root` must be in or below.
+    #[must_use]
+    pub fn within(mut self, tree: impl Into<PathBuf>) -> Self {
+        self.tree = Some(tree.into());
+        self
     }
 
     /// The directory holding the tree.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The whole tree `root` is part of (the repository, the artifact); `root` itself
+    /// unless the source said otherwise. Renderers read files only below `root`, but a
+    /// Kustomize overlay there may use kustomizations anywhere in this tree, as
+    /// Kustomize does.
+    pub fn tree(&self) -> &Path {
+        self.tree.as_deref().unwrap_or(&self.root)
     }
 
     /// The revision the tree holds.

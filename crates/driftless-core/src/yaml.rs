@@ -815,6 +815,31 @@ impl<'a> Loader<'a> {
         Ok(self.docs)
     }
 
+    /// A block scalar that ends the text, whose last line has no line break: the parser
+    /// adds one, go-yaml (and so Kubernetes and Kustomize) does not.
+    fn without_phantom_break<'t>(
+        &self,
+        text: std::borrow::Cow<'t, str>,
+        style: ScalarStyle,
+        span: &Span,
+    ) -> std::borrow::Cow<'t, str> {
+        let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+        let end = span.end.byte_offset().unwrap_or_else(|| span.end.index());
+        let at_unterminated_end = end >= self.text.len() && !self.text.ends_with('\n');
+        match text {
+            std::borrow::Cow::Owned(mut owned) if block && at_unterminated_end => {
+                if owned.ends_with('\n') {
+                    owned.pop();
+                }
+                std::borrow::Cow::Owned(owned)
+            }
+            std::borrow::Cow::Borrowed(borrowed) if block && at_unterminated_end => {
+                std::borrow::Cow::Borrowed(borrowed.strip_suffix('\n').unwrap_or(borrowed))
+            }
+            other => other,
+        }
+    }
+
     fn in_doc(&self, mut error: YamlError) -> YamlError {
         if self.doc_index > 0 {
             error.document = Some(self.doc_index);
@@ -847,6 +872,7 @@ impl<'a> Loader<'a> {
             }
             Event::DocumentEnd => self.finish_document()?,
             Event::Scalar(text, style, anchor, tag) => {
+                let text = self.without_phantom_break(text, style, &span);
                 let kind = resolve_scalar(&text, style, tag.as_deref(), self.options.schema)
                     .map_err(|message| YamlError::at(pos, message))?;
                 // The parser reports an empty scalar as `~`; its span is empty.
@@ -1321,6 +1347,14 @@ mod tests {
 
     fn kustomize_scalar(text: &str) -> Value {
         kustomize(&format!("v: {text}\n")).unwrap()["v"].clone()
+    }
+
+    #[test]
+    fn a_block_scalar_ending_the_text_without_a_line_break_has_none() {
+        assert_eq!(one("a:\n  b: |\n    x\n    y")["a"]["b"], json!("x\ny"));
+        assert_eq!(one("a: |\n  x\n  y\n")["a"], json!("x\ny\n"));
+        assert_eq!(one("a: >\n  x\n  y")["a"], json!("x y"));
+        assert_eq!(one("a: |\n  x\n---\n")["a"], json!("x\n"));
     }
 
     #[test]

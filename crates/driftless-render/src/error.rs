@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use driftless_core::file::ReadError;
 use driftless_core::{ObjectId, RenderError};
 
 /// Where an object came from: a file (relative to the snapshot root), the document in
@@ -65,6 +66,29 @@ pub enum Error {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// A Helm chart (a `Chart.yaml`), which is not rendered.
+    #[error("{}: Helm chart inflation is not supported; render the chart into manifests in the repository", path.display())]
+    HelmChartUnsupported {
+        /// The `Chart.yaml`, relative to the snapshot root.
+        path: PathBuf,
+    },
+    /// Not a regular file (a FIFO, socket, device): never read.
+    #[error("{}: not a regular file but a {kind}; only regular files are read", path.display())]
+    NotAFile {
+        /// The file, relative to the snapshot root.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// The [`Decoder`](crate::Decoder) failed on a file.
+    #[error("{}: cannot decode", path.display())]
+    Decode {
+        /// The file, relative to the snapshot root.
+        path: PathBuf,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A file is not UTF-8 text.
     #[error("{}: not UTF-8 text", path.display())]
@@ -179,6 +203,22 @@ pub enum Error {
         /// The kustomization file, relative to the snapshot root.
         path: PathBuf,
     },
+}
+
+impl Error {
+    /// The error of reading `path` with [`read_capped`](driftless_core::file::read_capped).
+    pub(crate) fn from_read(path: &std::path::Path, error: ReadError) -> Self {
+        let path = path.to_path_buf();
+        match error {
+            ReadError::Io(source) => Self::Io { path, source },
+            ReadError::NotAFile { kind } => Self::NotAFile { path, kind },
+            ReadError::TooLarge { size, limit } => Self::FileTooLarge { path, size, limit },
+            other => Self::Io {
+                path,
+                source: std::io::Error::other(other),
+            },
+        }
+    }
 }
 
 impl From<crate::kustomize::Error> for Error {

@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use driftless_core::file::read_capped;
 use driftless_core::yaml::{self, LoadOptions, YamlError, YamlErrorKind};
 use driftless_core::{Object, ObjectId, ObjectSet, RenderError, Renderer, Snapshot};
 use serde_json::{Number, Value};
 use walkdir::WalkDir;
 
 use crate::root::Rooted;
-use crate::{Error, Place};
+use crate::{Decoder, Error, Place};
 
 /// Limits of the plain renderer; they keep a hostile repository from using unbounded
 /// memory or time.
@@ -89,12 +91,28 @@ impl PlainOptions {
 #[derive(Debug, Clone, Default)]
 pub struct PlainRenderer {
     options: PlainOptions,
+    decoder: Option<Arc<dyn Decoder>>,
 }
 
 impl PlainRenderer {
     /// A renderer with these limits.
     pub fn new(options: PlainOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            decoder: None,
+        }
+    }
+
+    /// Decodes every file with `decoder` before parsing it.
+    #[must_use]
+    pub fn with_decoder(mut self, decoder: Arc<dyn Decoder>) -> Self {
+        self.decoder = Some(decoder);
+        self
+    }
+
+    /// The decoder, if one is set.
+    pub(crate) fn decoder(&self) -> Option<&Arc<dyn Decoder>> {
+        self.decoder.as_ref()
     }
 
     /// The limits.
@@ -137,29 +155,15 @@ impl PlainRenderer {
 
     /// Reads one file into objects, with where each came from.
     fn read_file(&self, rel: &Path, abs: &Path) -> Result<Vec<(Object, Place)>, Error> {
-        let io = |source| Error::Io {
-            path: rel.to_path_buf(),
-            source,
+        let bytes =
+            read_capped(abs, self.options.max_file_bytes).map_err(|e| Error::from_read(rel, e))?;
+        let bytes = match &self.decoder {
+            Some(decoder) => decoder.decode(abs, bytes).map_err(|source| Error::Decode {
+                path: rel.to_path_buf(),
+                source,
+            })?,
+            None => bytes,
         };
-        let size = std::fs::metadata(abs).map_err(io)?.len();
-        let limit = self.options.max_file_bytes;
-        if size > limit {
-            return Err(Error::FileTooLarge {
-                path: rel.to_path_buf(),
-                size,
-                limit,
-            });
-        }
-        let bytes = std::fs::read(abs).map_err(io)?;
-        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-        if size > limit {
-            // The file grew while we read it.
-            return Err(Error::FileTooLarge {
-                path: rel.to_path_buf(),
-                size,
-                limit,
-            });
-        }
         let text = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
             path: rel.to_path_buf(),
         })?;
@@ -322,7 +326,11 @@ fn manifest_files(rooted: &Rooted) -> Result<Vec<(PathBuf, PathBuf)>, Error> {
         if entry.path_is_symlink() {
             rooted.check_link(entry.path(), &rel)?;
         }
-        if entry.file_type().is_file() {
+        if !is_dir && entry.file_name() == "Chart.yaml" {
+            return Err(Error::HelmChartUnsupported { path: rel });
+        }
+        // Special files (FIFOs, sockets, devices) are kept, to be refused when read.
+        if !is_dir {
             files.push((rel, entry.into_path()));
         }
     }

@@ -122,11 +122,15 @@ impl GitSource {
                 &shown,
                 stop,
             )?;
-            let root = match &inner.path {
-                None => root,
-                Some(path) => select_path(inner, &root, path, &shown)?,
+            // A path selects a folder, but overlays there may use bases anywhere in the
+            // checkout.
+            let snapshot = match &inner.path {
+                None => Snapshot::new(root, revision),
+                Some(path) => {
+                    Snapshot::new(select_path(inner, &root, path, &shown)?, revision).within(root)
+                }
             };
-            Ok(Snapshot::new(root, revision))
+            Ok(snapshot)
         })
         .await
     }

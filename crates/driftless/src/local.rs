@@ -9,9 +9,17 @@ use crate::Error;
 
 /// A directory on this machine as a source, for working copies and tests.
 ///
-/// Its revision is a digest of the tree (`sha256:<hex>` over every file's path and
-/// contents), so an unchanged directory resolves to the same revision and is not
-/// rendered again.
+/// Its snapshot is the directory itself, as a folder of the larger tree it belongs to
+/// (the enclosing git work tree, else the whole filesystem): a Kustomize overlay in it
+/// may use bases anywhere in that tree (`resources: [../../base]`), as
+/// `kubectl kustomize` allows.
+///
+/// Its revision is a digest of what the files look like (`sha256:<hex>` over each
+/// file's path, size and modification time, in the enclosing git work tree if there is
+/// one, else below the directory), so an unchanged tree resolves to the same revision
+/// and is not rendered again. No file is read, except those changed in the last
+/// seconds, whose contents are hashed too: a change within the clock's resolution still
+/// makes a new revision.
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     root: PathBuf,
@@ -37,19 +45,45 @@ impl Source for LocalSource {
 
     async fn resolve(&self) -> Result<Revision, SourceError> {
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || tree_digest(&root))
-            .await
-            .map_err(|e| SourceError::other(Error::Task(e)))?
-            .map_err(SourceError::other)
+        tokio::task::spawn_blocking(move || {
+            let scope = git_work_tree(&root)?.unwrap_or_else(|| root.clone());
+            tree_digest(&scope)
+        })
+        .await
+        .map_err(|e| SourceError::other(Error::Task(e)))?
+        .map_err(SourceError::other)
     }
 
     async fn fetch(&self, revision: &Revision) -> Result<Snapshot, SourceError> {
-        Ok(Snapshot::new(self.root.clone(), revision.clone()))
+        let root = self.root.clone();
+        let tree = tokio::task::spawn_blocking(move || git_work_tree(&root))
+            .await
+            .map_err(|e| SourceError::other(Error::Task(e)))?
+            .map_err(SourceError::other)?
+            .unwrap_or_else(|| PathBuf::from("/"));
+        Ok(Snapshot::new(self.root.clone(), revision.clone()).within(tree))
     }
 }
 
-/// A digest of every file below `root`: sorted relative paths, each followed by its
-/// length and contents, so no two different trees share a digest by concatenation.
+/// The git work tree `dir` is in (the nearest folder up holding `.git`), if any.
+fn git_work_tree(dir: &Path) -> Result<Option<PathBuf>, Error> {
+    let dir = dir.canonicalize().map_err(|source| Error::Read {
+        path: dir.to_owned(),
+        source,
+    })?;
+    Ok(dir
+        .ancestors()
+        .find(|folder| folder.join(".git").exists())
+        .map(Path::to_path_buf))
+}
+
+/// Files changed less than this long ago have their contents hashed, not only their
+/// size and time.
+const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A digest of every file below `root` (hidden ones skipped): sorted relative paths,
+/// each followed by its size and modification time, and by its contents when it changed
+/// within [`RACY_WINDOW`], so no two different trees share a digest by concatenation.
 fn tree_digest(root: &Path) -> Result<Revision, Error> {
     let io_error = |path: &Path, source| Error::Read {
         path: path.to_owned(),
@@ -58,6 +92,7 @@ fn tree_digest(root: &Path) -> Result<Revision, Error> {
     if !root.is_dir() {
         return Err(Error::NotADirectory(root.to_owned()));
     }
+    let now = std::time::SystemTime::now();
     let mut hasher = Sha256::new();
     let walk = walkdir::WalkDir::new(root)
         .sort_by_file_name()
@@ -71,12 +106,25 @@ fn tree_digest(root: &Path) -> Result<Revision, Error> {
         if !entry.file_type().is_file() {
             continue;
         }
-        let contents = std::fs::read(entry.path()).map_err(|e| io_error(entry.path(), e))?;
+        let metadata = entry
+            .metadata()
+            .map_err(|e| io_error(entry.path(), e.into()))?;
+        let modified = metadata.modified().map_err(|e| io_error(entry.path(), e))?;
+        let since_epoch = modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
         hasher.update(relative.to_string_lossy().as_bytes());
         hasher.update([0]);
-        hasher.update((contents.len() as u64).to_le_bytes());
-        hasher.update(&contents);
+        hasher.update(metadata.len().to_le_bytes());
+        hasher.update(since_epoch.as_nanos().to_le_bytes());
+        let racy = now
+            .duration_since(modified)
+            .map_or(true, |age| age < RACY_WINDOW);
+        if racy {
+            let contents = std::fs::read(entry.path()).map_err(|e| io_error(entry.path(), e))?;
+            hasher.update(&contents);
+        }
     }
     let hex = hex::encode(hasher.finalize());
     Ok(Revision::new(None, "sha256", &hex)?)
@@ -138,6 +186,28 @@ mod tests {
         assert_ne!(source.resolve().await.unwrap(), first);
         let snapshot = source.fetch(&first).await.unwrap();
         assert_eq!(snapshot.root(), dir.path());
+    }
+
+    #[tokio::test]
+    async fn the_tree_is_the_enclosing_git_work_tree_else_the_filesystem() {
+        let dir = tempfile::tempdir().unwrap();
+        let overlay = dir.path().join("overlays/prod");
+        std::fs::create_dir_all(&overlay).unwrap();
+        let source = LocalSource::new(&overlay);
+        let revision = source.resolve().await.unwrap();
+        assert_eq!(
+            source.fetch(&revision).await.unwrap().tree(),
+            Path::new("/")
+        );
+
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        let snapshot = source.fetch(&revision).await.unwrap();
+        assert_eq!(snapshot.root(), overlay);
+        assert_eq!(snapshot.tree(), dir.path().canonicalize().unwrap());
+        // In a work tree, a change anywhere in it (a base) is a new revision.
+        std::fs::create_dir(dir.path().join("base")).unwrap();
+        std::fs::write(dir.path().join("base/a.yaml"), "a: 1\n").unwrap();
+        assert_ne!(source.resolve().await.unwrap(), revision);
     }
 
     #[tokio::test]

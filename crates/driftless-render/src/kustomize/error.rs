@@ -28,6 +28,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be read: missing, not a regular file, or too large.
+    #[error("{path}: cannot read")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: driftless_core::file::ReadError,
+    },
+    /// The [`Decoder`](crate::Decoder) failed on a file.
+    #[error("{path}: cannot decode")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file is not valid YAML.
     #[error("{path}: invalid YAML")]
     Yaml {
@@ -142,7 +160,12 @@ impl Error {
         };
         match &mut self {
             Self::MissingKustomization { dir } | Self::MultipleKustomizations { dir } => rel(dir),
-            Self::Read { path, .. } | Self::Yaml { path, .. } => rel(path),
+            Self::Read { path, .. }
+            | Self::Yaml { path, .. }
+            | Self::Decode { path, .. }
+            | Self::File { path, .. } => {
+                rel(path);
+            }
             Self::Output { .. } => {}
             Self::InvalidKustomization { file, .. }
             | Self::RemoteRefused { file, .. }

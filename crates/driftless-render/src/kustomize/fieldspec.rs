@@ -67,8 +67,8 @@ impl FieldSpec {
     }
 }
 
-/// Splits a field path on `/`; `\/` is a slash inside a key, a trailing `[]` marks a
-/// list (lists are walked into anyway).
+/// Splits a field path on `/`; `\/` is a slash inside a key. A trailing `[]` marks a
+/// list, kept on the segment: a list is walked into, but never created when missing.
 pub(crate) fn split_path(path: &str) -> Vec<String> {
     let mut segments = Vec::new();
     let mut current = String::new();
@@ -84,11 +84,12 @@ pub(crate) fn split_path(path: &str) -> Vec<String> {
         }
     }
     segments.push(current);
-    segments
-        .into_iter()
-        .map(|s| s.strip_suffix("[]").map(str::to_owned).unwrap_or(s))
-        .filter(|s| !s.is_empty())
-        .collect()
+    segments.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// The field a path segment names (without its list mark).
+pub(crate) fn field_name(segment: &str) -> &str {
+    segment.strip_suffix("[]").unwrap_or(segment)
 }
 
 /// What to create at the end of a path that is missing.
@@ -127,13 +128,15 @@ pub(crate) fn walk(
                     Value::Object(Map::new())
                 }
             };
-            if !map.contains_key(head.as_str()) {
-                if !create {
+            let name = field_name(head);
+            if !map.contains_key(name) {
+                // Kustomize never creates a field marked as a list.
+                if !create || name.len() != head.len() {
                     return Ok(());
                 }
-                map.insert(head.clone(), empty());
+                map.insert(name.to_owned(), empty());
             }
-            let Some(child) = map.get_mut(head.as_str()) else {
+            let Some(child) = map.get_mut(name) else {
                 return Ok(());
             };
             if child.is_null() && create {
@@ -155,7 +158,9 @@ pub(crate) fn has_field(value: &Value, path: &[String]) -> bool {
     };
     match value {
         Value::Array(items) => items.iter().any(|i| has_field(i, path)),
-        Value::Object(map) => map.get(head.as_str()).is_some_and(|c| has_field(c, rest)),
+        Value::Object(map) => map
+            .get(field_name(head))
+            .is_some_and(|c| has_field(c, rest)),
         _ => false,
     }
 }
@@ -179,6 +184,7 @@ pub(crate) struct TransformerConfig {
     pub(crate) name_reference: Vec<NameBackRef>,
     pub(crate) images: Vec<FieldSpec>,
     pub(crate) replicas: Vec<FieldSpec>,
+    pub(crate) var_reference: Vec<FieldSpec>,
 }
 
 /// A `configurations` file.
@@ -203,9 +209,8 @@ pub(crate) struct RawConfig {
     images: Vec<RawFieldSpec>,
     #[serde(default)]
     replicas: Vec<RawFieldSpec>,
-    /// Accepted for compatibility; `vars` themselves are refused.
-    #[serde(default, rename = "varReference")]
-    _var_reference: Vec<RawFieldSpec>,
+    #[serde(default)]
+    var_reference: Vec<RawFieldSpec>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -246,6 +251,7 @@ impl TransformerConfig {
         );
         merge_specs(&mut self.images, other.images.iter().cloned());
         merge_specs(&mut self.replicas, other.replicas.iter().cloned());
+        merge_specs(&mut self.var_reference, other.var_reference.iter().cloned());
         for back in &other.name_reference {
             match self.name_reference.iter_mut().find(|b| b.gvk == back.gvk) {
                 Some(existing) => merge_specs(&mut existing.referrers, back.referrers.clone()),
@@ -265,6 +271,7 @@ impl TransformerConfig {
             common_annotations: conv(&raw.common_annotations),
             images: conv(&raw.images),
             replicas: conv(&raw.replicas),
+            var_reference: conv(&raw.var_reference),
             name_reference: raw
                 .name_reference
                 .iter()
@@ -536,6 +543,7 @@ impl TransformerConfig {
             .map(|p| fs("", "", "", p, false))
             .collect(),
             replicas,
+            var_reference: super::vars::builtin_specs(),
         }
     }
 }
@@ -825,7 +833,7 @@ mod tests {
         );
         assert_eq!(
             split_path("spec/volumeClaimTemplates[]/metadata"),
-            vec!["spec", "volumeClaimTemplates", "metadata"]
+            vec!["spec", "volumeClaimTemplates[]", "metadata"]
         );
     }
 

@@ -91,7 +91,6 @@ pub(crate) fn generate(
     obj.insert("metadata".into(), Value::Object(metadata));
     let mut data = Map::new();
     let mut binary = Map::new();
-    let b64 = base64::engine::general_purpose::STANDARD;
     for (key, bytes) in pairs {
         match kind {
             GenKind::Secret => {
@@ -102,12 +101,13 @@ pub(crate) fn generate(
                     data.insert(key, Value::String(text));
                 }
                 Err(e) => {
-                    binary.insert(key, Value::String(b64.encode(e.as_bytes())));
+                    binary.insert(key, Value::String(wrapped_base64(e.as_bytes())));
                 }
             },
         }
     }
-    if !data.is_empty() {
+    // Kustomize writes a Secret's `data` even when empty, a ConfigMap's only if not.
+    if !data.is_empty() || kind == GenKind::Secret {
         obj.insert("data".into(), Value::Object(data));
     }
     if !binary.is_empty() {
@@ -126,25 +126,16 @@ pub(crate) fn generate(
     }
     let mut res = Resource::new(Value::Object(obj));
     res.needs_hash = options.disable_name_suffix_hash != Some(true);
+    // Kustomize takes any other spelling for unspecified, which creates.
     res.behavior = match args.behavior.as_str() {
-        "" | "create" => Behavior::Create,
         "merge" => Behavior::Merge,
         "replace" => Behavior::Replace,
-        other => {
-            return Err(Error::at(
-                kfile,
-                format!(
-                    "{} generator {:?}: unknown behavior {other:?} (use create, merge or replace)",
-                    kind.name(),
-                    args.name
-                ),
-            ));
-        }
+        _ => Behavior::Create,
     };
     Ok(res)
 }
 
-/// Base64 as Kustomize writes Secret data: lines of 70 characters, each ended by a
+/// Base64 as Kustomize writes Secret data and ConfigMap binaryData: lines of 70 characters, each ended by a
 /// newline once the text is that long.
 fn wrapped_base64(bytes: &[u8]) -> String {
     const LINE: usize = 70;
@@ -199,10 +190,18 @@ fn load_pairs(
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (key, value) = match line.split_once('=') {
-                Some((k, v)) => (k.to_owned(), v.to_owned()),
-                None => (line.to_owned(), std::env::var(line).unwrap_or_default()),
+            // Kustomize takes a line without `=` from its own environment; a renderer
+            // must not copy the agent's environment (its secrets) into objects.
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(Error::at(
+                    &path,
+                    format!(
+                        "line {}: {line:?} has no `=`: taking a value from the environment is not supported; write KEY=value",
+                        n + 1
+                    ),
+                ));
             };
+            let (key, value) = (key.to_owned(), value.to_owned());
             if !is_env_var_name(&key) {
                 return Err(Error::at(
                     &path,

@@ -240,7 +240,7 @@ fn collect_at(value: &Value, path: &[String], out: &mut Vec<String>) {
             }
         }
         Value::Object(map) => {
-            if let Some(child) = map.get(head.as_str()) {
+            if let Some(child) = map.get(super::fieldspec::field_name(head)) {
                 collect_at(child, rest, out);
             }
         }

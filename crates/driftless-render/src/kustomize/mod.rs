@@ -41,15 +41,19 @@ mod resource;
 mod resources;
 mod selector;
 mod sort;
+mod vars;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use driftless_core::file::read_capped;
 use driftless_core::{Object, ObjectSet, RenderError, Renderer, Snapshot};
 use serde_json::Value;
 
 pub use error::{Error, Result};
+
+use crate::Decoder;
 
 use fieldspec::{FieldSpec, RawConfig, TransformerConfig};
 use generators::GenKind;
@@ -77,14 +81,32 @@ pub enum LoadRestrictor {
 }
 
 /// Options of the Kustomize renderer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct KustomizeOptions {
     /// Which files a kustomization may read.
     pub load_restrictor: LoadRestrictor,
+    /// The largest file read, in bytes. Default: 64 MiB.
+    pub max_file_bytes: u64,
+}
+
+impl Default for KustomizeOptions {
+    fn default() -> Self {
+        Self {
+            load_restrictor: LoadRestrictor::default(),
+            max_file_bytes: 64 * 1024 * 1024,
+        }
+    }
 }
 
 impl KustomizeOptions {
+    /// Sets [`max_file_bytes`](Self::max_file_bytes).
+    #[must_use]
+    pub fn max_file_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_bytes = bytes;
+        self
+    }
+
     /// Sets [`load_restrictor`](Self::load_restrictor).
     #[must_use]
     pub fn load_restrictor(mut self, restrictor: LoadRestrictor) -> Self {
@@ -97,6 +119,7 @@ impl KustomizeOptions {
 #[derive(Debug, Clone, Default)]
 pub struct KustomizeRenderer {
     options: KustomizeOptions,
+    decoder: Option<Arc<dyn Decoder>>,
 }
 
 impl KustomizeRenderer {
@@ -107,22 +130,42 @@ impl KustomizeRenderer {
 
     /// A renderer with the given options.
     pub fn with_options(options: KustomizeOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            decoder: None,
+        }
+    }
+
+    /// Decodes every file read as a resource, a patch or a generator input with
+    /// `decoder` before parsing it.
+    #[must_use]
+    pub fn with_decoder(mut self, decoder: Arc<dyn Decoder>) -> Self {
+        self.decoder = Some(decoder);
+        self
     }
 
     /// Builds the kustomization at `path` (relative to `root`, or absolute inside it)
     /// into objects, in output order. Nothing outside `root` is read.
     pub fn build(&self, root: &Path, path: &Path) -> Result<Vec<Value>> {
-        let canonical_root = root.canonicalize().map_err(|source| Error::Read {
-            path: root.to_path_buf(),
-            source,
-        })?;
-        let dir = canonical_root.join(path);
-        let dir = dir.canonicalize().map_err(|source| Error::Read {
-            path: dir.clone(),
-            source,
-        })?;
-        if !dir.starts_with(&canonical_root) {
+        self.build_within(root, root, path)
+    }
+
+    /// Builds the kustomization at `path` (relative to `root`) where `root` is a folder
+    /// of the larger `tree` (the repository): as Kustomize, the kustomization and the
+    /// kustomizations it uses may read files only inside their own directories, but may
+    /// use other kustomization directories anywhere inside `tree`. Errors name paths
+    /// relative to `root`.
+    pub fn build_within(&self, tree: &Path, root: &Path, path: &Path) -> Result<Vec<Value>> {
+        let canonical = |p: &Path| {
+            p.canonicalize().map_err(|source| Error::Read {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let canonical_tree = canonical(tree)?;
+        let canonical_root = canonical(root)?;
+        let dir = canonical(&canonical_root.join(path))?;
+        if !dir.starts_with(&canonical_root) || !canonical_root.starts_with(&canonical_tree) {
             return Err(Error::OutsideRoot {
                 file: dir.clone(),
                 path: dir,
@@ -131,19 +174,24 @@ impl KustomizeRenderer {
         }
         let mut build = Build {
             loader: Loader {
-                root: canonical_root.clone(),
+                root: canonical_tree,
                 unrestricted: self.options.load_restrictor == LoadRestrictor::None,
+                decoder: self.decoder.clone(),
+                max_file_bytes: self.options.max_file_bytes,
             },
             stack: Vec::new(),
         };
         build.top(&dir).map_err(|e| e.relative_to(&canonical_root))
     }
-}
 
-impl KustomizeRenderer {
     /// Builds like [`build`](Self::build), into an [`ObjectSet`] (same order).
     pub fn build_set(&self, root: &Path, path: &Path) -> Result<ObjectSet> {
-        let values = self.build(root, path)?;
+        self.build_set_within(root, root, path)
+    }
+
+    /// Builds like [`build_within`](Self::build_within), into an [`ObjectSet`].
+    pub fn build_set_within(&self, tree: &Path, root: &Path, path: &Path) -> Result<ObjectSet> {
+        let values = self.build_within(tree, root, path)?;
         let mut set = ObjectSet::new();
         for value in values {
             let built = Object::new(value).and_then(|object| set.insert(object));
@@ -158,7 +206,7 @@ impl KustomizeRenderer {
 
 impl Renderer for KustomizeRenderer {
     fn render(&self, snapshot: &Snapshot, path: &Path) -> Result<ObjectSet, RenderError> {
-        self.build_set(snapshot.root(), path)
+        self.build_set_within(snapshot.tree(), snapshot.root(), path)
             .map_err(RenderError::other)
     }
 }
@@ -177,6 +225,8 @@ struct Acc {
     /// Every id (current and previous) to positions, for patches found by id; dropped
     /// whenever ids or positions may have changed.
     id_index: Option<std::collections::HashMap<(resource::Gvk, String, String), Vec<usize>>>,
+    /// The `vars` declared so far, by name.
+    vars: std::collections::BTreeMap<String, vars::Var>,
 }
 
 impl Acc {
@@ -212,13 +262,8 @@ fn at<T>(kfile: &Path, r: std::result::Result<T, String>) -> Result<T> {
 
 impl Build {
     fn top(&mut self, dir: &Path) -> Result<Vec<Value>> {
-        let (kfile, k) = Self::load(dir)?;
-        if k.is_component() {
-            return Err(Error::at(
-                &kfile,
-                "a Component cannot be built on its own; use it from a Kustomization's components",
-            ));
-        }
+        // A Component built on its own builds like a Kustomization, as in Kustomize.
+        let (kfile, k) = self.load(dir)?;
         let mut acc = self.target(dir, &kfile, &k, Acc::default())?;
         generators::add_hash_suffixes(&mut acc.map);
         let config = acc.config();
@@ -226,6 +271,10 @@ impl Build {
         at(
             &kfile,
             names::fix_references(&mut acc.map, &config.name_reference),
+        )?;
+        at(
+            &kfile,
+            vars::resolve(&mut acc.map, &acc.vars, &config.var_reference),
         )?;
         acc.map.resources.retain(|r| {
             r.value
@@ -235,6 +284,9 @@ impl Build {
                 .and_then(Value::as_str)
                 != Some("true")
         });
+        for r in &mut acc.map.resources {
+            drop_empty_annotations(&mut r.value);
+        }
         for option in &k.build_metadata {
             match option.as_str() {
                 "managedByLabel" => {
@@ -293,13 +345,18 @@ impl Build {
         Ok(resources.into_iter().map(|r| r.value).collect())
     }
 
-    fn load(dir: &Path) -> Result<(PathBuf, Kustomization)> {
+    fn load(&self, dir: &Path) -> Result<(PathBuf, Kustomization)> {
         let kfile = kustomization::find_file(dir)?.ok_or_else(|| Error::MissingKustomization {
             dir: dir.to_path_buf(),
         })?;
-        let text = std::fs::read_to_string(&kfile).map_err(|source| Error::Read {
+        let bytes =
+            read_capped(&kfile, self.loader.max_file_bytes).map_err(|source| Error::File {
+                path: kfile.clone(),
+                source,
+            })?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::Read {
             path: kfile.clone(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
         let k = Kustomization::parse(&kfile, &text)?;
         check_supported(&kfile, &k)?;
@@ -345,7 +402,7 @@ impl Build {
                 ));
             }
             self.enter_dir(kfile, &path)?;
-            let (ckfile, ck) = Self::load(&path)?;
+            let (ckfile, ck) = self.load(&path)?;
             if !ck.is_component() {
                 return Err(Error::at(
                     kfile,
@@ -358,6 +415,13 @@ impl Build {
             acc = self.target(&path, &ckfile, &ck, acc)?;
         }
         self.run_transformers(&mut acc, kfile, dir, k)?;
+        let declared = k
+            .vars
+            .iter()
+            .map(vars::Var::parse)
+            .collect::<std::result::Result<Vec<_>, _>>();
+        let declared = at(kfile, declared)?;
+        at(kfile, vars::merge(&mut acc.map, &mut acc.vars, &declared))?;
         self.stack.pop();
         Ok(acc)
     }
@@ -373,7 +437,7 @@ impl Build {
         let path = self.loader.resolve(kfile, dir, entry)?;
         if path.is_dir() {
             self.enter_dir(kfile, &path)?;
-            let (sub_kfile, sub) = Self::load(&path)?;
+            let (sub_kfile, sub) = self.load(&path)?;
             if sub.is_component() {
                 return Err(Error::at(
                     kfile,
@@ -384,6 +448,9 @@ impl Build {
             at(kfile, acc.map.append_all(ids, sub_acc.map.resources))?;
             if let Some(custom) = &sub_acc.custom {
                 acc.merge_custom(custom);
+            }
+            for var in sub_acc.vars.into_values() {
+                at(kfile, vars::absorb(&mut acc.vars, var))?;
             }
         } else {
             let (file, text) = self.loader.read_text(kfile, dir, entry)?;
@@ -465,7 +532,7 @@ impl Build {
         let path = self.loader.resolve(kfile, dir, entry)?;
         if path.is_dir() {
             self.enter_dir(kfile, &path)?;
-            let (sub_kfile, sub) = Self::load(&path)?;
+            let (sub_kfile, sub) = self.load(&path)?;
             let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default())?;
             return Ok(sub_acc.map.resources.into_iter().map(|r| r.value).collect());
         }
@@ -870,6 +937,19 @@ fn plugin_namespace(
     Ok(())
 }
 
+/// Kustomize rewrites every object's annotations while building, and writes none when
+/// there are none: `annotations: null` and `annotations: {}` disappear.
+fn drop_empty_annotations(value: &mut Value) {
+    if let Some(Value::Object(metadata)) = value.get_mut("metadata") {
+        let empty = metadata
+            .get("annotations")
+            .is_some_and(|a| a.is_null() || a.as_object().is_some_and(serde_json::Map::is_empty));
+        if empty {
+            metadata.shift_remove("annotations");
+        }
+    }
+}
+
 fn default_order() -> (Vec<String>, Vec<String>) {
     (
         sort::DEFAULT_ORDER_FIRST
@@ -894,10 +974,11 @@ fn apply_sm(
     let mut deleted = Vec::new();
     for &i in selected {
         let res = &mut acc.map.resources[i];
-        let (name, ns, kind) = (
+        let (name, ns, kind, api_version) = (
             res.name().to_owned(),
             res.namespace().to_owned(),
             res.kind().to_owned(),
+            res.api_version().to_owned(),
         );
         if allow_name || allow_kind {
             res.store_previous_id();
@@ -907,8 +988,10 @@ fn apply_sm(
             deleted.push(i);
             continue;
         }
+        // The target keeps its own apiVersion and kind, whatever the patch says.
         if !allow_kind {
             res.value["kind"] = Value::String(kind);
+            res.value["apiVersion"] = Value::String(api_version);
         }
         if !allow_name {
             res.set_name(&name);
@@ -969,11 +1052,8 @@ fn check_supported(kfile: &Path, k: &Kustomization) -> Result<()> {
     {
         return refuse(
             "helmCharts",
-            "Helm chart inflation is out of scope; render the chart into the repository",
+            "Helm chart inflation is not supported; render the chart into manifests in the repository",
         );
-    }
-    if !k.vars.is_empty() {
-        return refuse("vars", "use replacements instead");
     }
     if !k.crds.is_empty() {
         return refuse("crds", "use configurations to declare custom field specs");

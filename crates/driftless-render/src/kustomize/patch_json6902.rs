@@ -1,5 +1,6 @@
 //! JSON 6902 patches (RFC 6902 operations, written as YAML or JSON).
 
+use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde_json::Value;
 
 /// A parsed list of operations.
@@ -14,10 +15,36 @@ impl JsonPatch {
             .map_err(|e| format!("invalid JSON 6902 patch: {e}"))
     }
 
-    /// Applies the operations to one object.
+    /// Applies the operations to one object, as Kustomize's JSON patch library does:
+    /// `replace` of a missing key of a mapping adds it.
     pub(crate) fn apply(&self, target: &mut Value) -> Result<(), String> {
-        json_patch::patch(target, &self.0).map_err(|e| e.to_string())
+        let operations: Vec<PatchOperation> = self
+            .0
+            .iter()
+            .map(|operation| match operation {
+                PatchOperation::Replace(replace) if replaces_missing_key(target, replace) => {
+                    PatchOperation::Add(AddOperation {
+                        path: replace.path.clone(),
+                        value: replace.value.clone(),
+                    })
+                }
+                other => other.clone(),
+            })
+            .collect();
+        json_patch::patch(target, &operations).map_err(|e| e.to_string())
     }
+}
+
+/// Whether `replace` names a key missing from a mapping that exists.
+fn replaces_missing_key(target: &Value, replace: &ReplaceOperation) -> bool {
+    let Some((parent, key)) = replace.path.split_back() else {
+        return false;
+    };
+    parent
+        .resolve(target)
+        .ok()
+        .and_then(Value::as_object)
+        .is_some_and(|map| !map.contains_key(key.decoded().as_ref()))
 }
 
 #[cfg(test)]
@@ -38,5 +65,15 @@ mod tests {
             v,
             json!({"metadata": {"labels": {"a": "b"}}, "spec": {"replicas": 3}})
         );
+    }
+
+    #[test]
+    fn replace_of_a_missing_key_adds_it_but_not_in_a_list() {
+        let p = JsonPatch::from_value(json!([{"op": "replace", "path": "/spec/a", "value": 1}]));
+        let mut v = json!({"spec": {}});
+        p.unwrap().apply(&mut v).unwrap();
+        assert_eq!(v, json!({"spec": {"a": 1}}));
+        let p = JsonPatch::from_value(json!([{"op": "replace", "path": "/l/1", "value": 1}]));
+        assert!(p.unwrap().apply(&mut json!({"l": [0]})).is_err());
     }
 }

@@ -355,25 +355,44 @@ fn set_target(
     Ok(())
 }
 
-/// Splits a field path on dots, keeping `[a.b=c]` together.
-fn split_field_path(path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut depth = 0usize;
-    for c in path.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            '.' if depth == 0 => {
-                out.push(std::mem::take(&mut current));
-                continue;
+/// Splits a field path on dots, as Kustomize does: `\.` is a dot inside a field name,
+/// and a bracketed element holding dots stays together: with its brackets if it selects
+/// a list element (`[name=a.b]`), without them if it names a key (`[cert-manager.io/x]`).
+pub(crate) fn split_field_path(path: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for piece in path.split('.') {
+        match parts.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('.');
+                last.push_str(piece);
             }
-            _ => {}
+            _ => parts.push(piece.to_owned()),
         }
-        current.push(c);
     }
-    out.push(current);
-    out.into_iter().filter(|s| !s.is_empty()).collect()
+    let mut out = Vec::new();
+    // Kustomize skips empty elements (`.metadata.name`).
+    let mut pieces = parts.into_iter().filter(|part| !part.is_empty());
+    while let Some(part) = pieces.next() {
+        if !part.starts_with('[') || part.ends_with(']') {
+            out.push(part);
+            continue;
+        }
+        let mut bracketed = part;
+        for next in pieces.by_ref() {
+            bracketed.push('.');
+            bracketed.push_str(&next);
+            if next.ends_with(']') {
+                break;
+            }
+        }
+        if bracketed.contains('=') {
+            out.push(bracketed);
+        } else {
+            out.push(bracketed.trim_matches(['[', ']']).to_owned());
+        }
+    }
+    out
 }
 
 fn element_matcher(segment: &str) -> Option<(&str, &str)> {

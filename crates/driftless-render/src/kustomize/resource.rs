@@ -141,6 +141,8 @@ pub(crate) struct Resource {
     /// A content hash is to be appended to the name at the end of the build.
     pub(crate) needs_hash: bool,
     pub(crate) behavior: Behavior,
+    /// The `vars` whose value is read from this resource.
+    pub(crate) ref_vars: Vec<String>,
 }
 
 impl Resource {
@@ -152,6 +154,7 @@ impl Resource {
             suffixes: Vec::new(),
             needs_hash: false,
             behavior: Behavior::Create,
+            ref_vars: Vec::new(),
         }
     }
 

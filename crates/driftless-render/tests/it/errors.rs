@@ -320,3 +320,76 @@ fn invalid_json_and_text() {
         "latin1.yaml: not UTF-8 text"
     );
 }
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let dir = tree(&[(
+        "kustomization.yaml",
+        "configMapGenerator:\n- name: cfg\n  files: [pipe.conf]\n",
+    )]);
+    mkfifo(&dir.path().join("pipe.conf"));
+    let err = driftless_render::kustomize::KustomizeRenderer::new()
+        .build(dir.path(), Path::new("."))
+        .unwrap_err();
+    assert_eq!(
+        chain(&err),
+        "pipe.conf: cannot read: not a regular file but a FIFO; only regular files are read"
+    );
+
+    let dir = tree(&[("a.yaml", &cm("a"))]);
+    mkfifo(&dir.path().join("b.yaml"));
+    let err = render(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::NotAFile { kind: "FIFO", .. }), "{err}");
+    assert!(err.to_string().starts_with("b.yaml: "), "{err}");
+}
+
+#[test]
+fn a_huge_sparse_file_is_refused_without_being_read() {
+    let dir = tree(&[("kustomization.yaml", "resources: [huge.yaml]\n")]);
+    std::fs::File::create(dir.path().join("huge.yaml"))
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let err = driftless_render::kustomize::KustomizeRenderer::new()
+        .build(dir.path(), Path::new("."))
+        .unwrap_err();
+    assert_eq!(
+        chain(&err),
+        "huge.yaml: cannot read: the file is 2147483648 bytes, larger than the limit of 67108864 bytes"
+    );
+    let err = render(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::FileTooLarge {
+                size: 2_147_483_648,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_helm_chart_is_refused_as_such() {
+    let dir = tree(&[
+        (
+            "app/Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+        ),
+        ("app/templates/cm.yaml", "{{ .Values.x }}\n"),
+    ]);
+    let err = render(dir.path()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "app/Chart.yaml: Helm chart inflation is not supported; render the chart into manifests in the repository"
+    );
+}

@@ -15,6 +15,8 @@ use driftless_render::kustomize::{KustomizeRenderer, is_kustomization_dir};
 use proptest::prelude::*;
 use serde_json::Value;
 
+use crate::cm;
+
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kustomize")
 }
@@ -440,4 +442,269 @@ proptest! {
             (Err(a), Ok(_)) => prop_assert!(false, "we refuse {:?}: {}", g, a),
         }
     }
+}
+
+/// A temporary tree of `files`, built by us and by the oracle at `rel`.
+fn assert_same_tree(files: &[(&str, &str)], rel: &str) -> tempfile::TempDir {
+    let dir = crate::tree(files);
+    assert_same(dir.path(), rel);
+    dir
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        args: [\"--upstream=$(SVC)\", \"--ns=$(NS)\", \"$$(SVC)\"]
+        env:
+        - {name: DEBUG, value: \"$(DEBUG)\"}
+        - {name: PORT, value: \"$(PORT)\"}
+";
+
+const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+  annotations: {app.io/debug: \"true\"}
+spec:
+  ports: [{port: 80}]
+";
+
+#[test]
+fn an_overlay_rendered_as_a_folder_uses_bases_anywhere_in_the_tree() {
+    let dir = crate::tree(&[
+        ("base/kustomization.yaml", "resources: [deploy.yaml]\n"),
+        ("base/deploy.yaml", &cm("settings")),
+        (
+            "overlays/prod/kustomization.yaml",
+            "resources: [../../base]\nnamePrefix: prod-\n",
+        ),
+        (
+            "overlays/file/kustomization.yaml",
+            "resources: [../../base/deploy.yaml]\n",
+        ),
+    ]);
+    let expected = oracle(&dir.path().join("overlays/prod")).unwrap();
+    // The folder is the snapshot, the tree above it is where bases may come from.
+    let snapshot = Snapshot::new(
+        dir.path().join("overlays/prod"),
+        "sha256:00".parse().unwrap(),
+    )
+    .within(dir.path());
+    let set = driftless_render::AutoRenderer::default()
+        .render(&snapshot, Path::new("."))
+        .unwrap();
+    let actual: Vec<Value> = set.iter().map(|o| o.as_value().clone()).collect();
+    assert_eq!(actual, expected);
+    // Files, unlike kustomizations, must be below the kustomization's folder.
+    assert_both_refuse(
+        dir.path(),
+        "overlays/file",
+        "overlays/file/kustomization.yaml",
+    );
+    // Without the tree, the base is outside the snapshot.
+    let alone = Snapshot::new(
+        dir.path().join("overlays/prod"),
+        "sha256:00".parse().unwrap(),
+    );
+    let err = driftless_render::AutoRenderer::default()
+        .render(&alone, Path::new("."))
+        .unwrap_err();
+    assert!(crate::chain(&err).contains("kustomization.yaml"), "{err}");
+}
+
+#[test]
+fn vars_are_resolved_after_names_change() {
+    let params = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: params}\ndata: {debug: \"on\", port: \"8080\"}\n";
+    let base_k = "resources: [deploy.yaml, service.yaml, params.yaml]
+vars:
+- name: SVC
+  objref: {apiVersion: v1, kind: Service, name: api}
+- name: NS
+  objref: {apiVersion: v1, kind: Service, name: api}
+  fieldref: {fieldPath: metadata.namespace}
+- name: DEBUG
+  objref: {apiVersion: v1, kind: ConfigMap, name: params}
+  fieldref: {fieldpath: data.debug}
+- name: PORT
+  objref: {apiVersion: v1, kind: Service, name: api}
+  fieldref: {fieldpath: 'spec.ports[0].port'}
+";
+    let dir = assert_same_tree(
+        &[
+            ("base/kustomization.yaml", base_k),
+            ("base/deploy.yaml", DEPLOYMENT),
+            ("base/service.yaml", SERVICE),
+            ("base/params.yaml", params),
+            (
+                "overlay/kustomization.yaml",
+                "resources: [../base]\nnamePrefix: prod-\n",
+            ),
+        ],
+        "overlay",
+    );
+    let out = ours(dir.path(), "overlay").unwrap();
+    let args = &out[2]["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(args[0], "--upstream=prod-api", "{out:?}");
+}
+
+#[test]
+fn replacements_reach_keys_holding_dots_in_brackets() {
+    let k = "resources: [service.yaml, deploy.yaml]
+replacements:
+- source: {kind: Service, name: api, fieldPath: 'metadata.annotations.[app.io/debug]'}
+  targets:
+  - select: {kind: Deployment}
+    fieldPaths: ['metadata.annotations.[cert-manager.io/inject-ca-from]']
+    options: {create: true}
+";
+    let dir = assert_same_tree(
+        &[
+            ("kustomization.yaml", k),
+            ("service.yaml", SERVICE),
+            ("deploy.yaml", &DEPLOYMENT.replace("$(", "(")),
+        ],
+        ".",
+    );
+    let out = ours(dir.path(), ".").unwrap();
+    assert_eq!(
+        out[1]["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+        "true"
+    );
+}
+
+#[test]
+fn empty_annotations_secret_data_and_generator_spellings() {
+    let objects = "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: sa
+  annotations:
+  labels:
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cert, annotations: {}}
+data: {}
+";
+    let dir = crate::tree(&[
+        (
+            "kustomization.yaml",
+            "resources: [objects.yaml]
+secretGenerator:
+- name: empty
+configMapGenerator:
+- name: added
+  behavior: add
+  literals: [a=b]
+- name: bin
+  files: [blob.bin]
+",
+        ),
+        ("objects.yaml", objects),
+    ]);
+    // Bytes that are not UTF-8 go to binaryData, base64 in lines like Kustomize's.
+    std::fs::write(
+        dir.path().join("blob.bin"),
+        (0u8..=255).chain(0u8..=255).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    assert_same(dir.path(), ".");
+}
+
+#[test]
+fn common_labels_never_create_a_list_a_stateful_set_lacks() {
+    let set = "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: cache}
+spec:
+  template:
+    spec:
+      containers: [{name: cache, image: redis}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+";
+    assert_same_tree(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [set.yaml]\ncommonLabels: {team: a}\n",
+            ),
+            ("set.yaml", set),
+        ],
+        ".",
+    );
+}
+
+#[test]
+fn patches_by_label_keep_the_target_version_and_replace_adds_missing_keys() {
+    let k = "resources: [deploy.yaml]
+patches:
+- target: {labelSelector: app=web}
+  patch: |
+    apiVersion: apps/v1beta1
+    kind: Deployment
+    metadata: {name: any}
+    spec: {replicas: 2}
+- target: {kind: Deployment, name: web}
+  patch: |
+    - {op: replace, path: /spec/template/spec/containers/0/imagePullPolicy, value: Always}
+";
+    assert_same_tree(
+        &[
+            ("kustomization.yaml", k),
+            ("deploy.yaml", &DEPLOYMENT.replace("$(", "(")),
+        ],
+        ".",
+    );
+}
+
+#[test]
+fn a_component_builds_on_its_own() {
+    assert_same_tree(
+        &[
+            (
+                "kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [cm.yaml]\nnamePrefix: c-\n",
+            ),
+            ("cm.yaml", &cm("settings")),
+        ],
+        ".",
+    );
+}
+
+#[test]
+fn env_lines_without_a_value_are_refused_never_read_from_the_environment() {
+    let dir = crate::tree(&[
+        (
+            "kustomization.yaml",
+            "configMapGenerator:\n- name: env\n  envs: [app.env]\n",
+        ),
+        ("app.env", "A=1\n# comment\nHOME\n"),
+    ]);
+    let err = ours(dir.path(), ".").unwrap_err().to_string();
+    assert!(
+        err.starts_with("app.env: line 3: \"HOME\" has no `=`"),
+        "{err}"
+    );
 }

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod auto;
+mod corpus;
+mod decode;
 mod errors;
 mod kustomize;
 mod plain;
