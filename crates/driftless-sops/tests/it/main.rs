@@ -1,0 +1,5 @@
+//! Integration tests of driftless-sops against the real `sops` and `age-keygen`.
+
+#![allow(clippy::unwrap_used)]
+
+mod oracle;
