@@ -173,12 +173,21 @@ pub enum Error {
     /// A Kustomize overlay could not be built; the cause names the kustomization file.
     #[error(transparent)]
     Kustomize(Box<crate::kustomize::Error>),
+    /// Post-build substitution failed; the cause names the object and field.
+    #[error(transparent)]
+    Substitute(Box<crate::substitute::Error>),
     /// The directory is a Kustomize overlay, which this renderer does not handle.
     #[error("kustomize overlays are not supported yet: {}", path.display())]
     KustomizeUnsupported {
         /// The kustomization file, relative to the snapshot root.
         path: PathBuf,
     },
+}
+
+impl From<crate::substitute::Error> for Error {
+    fn from(error: crate::substitute::Error) -> Self {
+        Self::Substitute(Box::new(error))
+    }
 }
 
 impl From<crate::kustomize::Error> for Error {
