@@ -3,13 +3,14 @@
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use driftless_core::{ObjectSet, RenderError, Renderer, Snapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::kustomize::KustomizeRenderer;
 use crate::root::Rooted;
-use crate::{Error, PlainOptions, PlainRenderer};
+use crate::{Decoder, Error, PlainOptions, PlainRenderer};
 
 /// The file names that make a directory a Kustomize overlay, in the order Kustomize
 /// looks for them.
@@ -40,11 +41,23 @@ impl AutoRenderer {
         }
     }
 
+    /// Decodes every file read as a resource, a patch or a generator input with
+    /// `decoder` before parsing it, in both renderers.
+    #[must_use]
+    pub fn with_decoder(mut self, decoder: Arc<dyn Decoder>) -> Self {
+        self.plain = self.plain.with_decoder(decoder);
+        self
+    }
+
     /// Renders `path` (relative to `root`) into objects, with this crate's [`Error`].
     pub fn render_path(&self, root: &Path, path: &Path) -> Result<ObjectSet, Error> {
         let rooted = Rooted::new(root, path)?;
         if kustomization_file(&rooted.abs).is_some() {
-            return Ok(KustomizeRenderer::new().build_set(&rooted.root, &rooted.rel)?);
+            let mut kustomize = KustomizeRenderer::new();
+            if let Some(decoder) = self.plain.decoder() {
+                kustomize = kustomize.with_decoder(decoder.clone());
+            }
+            return Ok(kustomize.build_set(&rooted.root, &rooted.rel)?);
         }
         self.plain.render_rooted(&rooted)
     }
@@ -87,6 +100,21 @@ impl RenderMode {
             Self::Auto => "auto",
             Self::Plain => "plain",
             Self::Kustomize => "kustomize",
+        }
+    }
+}
+
+impl RenderMode {
+    /// The renderer of this mode; with a `decoder`, every file it reads as a resource,
+    /// a patch or a generator input is decoded before parsing.
+    pub fn renderer(self, decoder: Option<Arc<dyn Decoder>>) -> Arc<dyn Renderer> {
+        match (self, decoder) {
+            (Self::Auto, None) => Arc::new(AutoRenderer::default()),
+            (Self::Auto, Some(d)) => Arc::new(AutoRenderer::default().with_decoder(d)),
+            (Self::Plain, None) => Arc::new(PlainRenderer::default()),
+            (Self::Plain, Some(d)) => Arc::new(PlainRenderer::default().with_decoder(d)),
+            (Self::Kustomize, None) => Arc::new(KustomizeRenderer::new()),
+            (Self::Kustomize, Some(d)) => Arc::new(KustomizeRenderer::new().with_decoder(d)),
         }
     }
 }

@@ -66,6 +66,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The [`Decoder`](crate::Decoder) failed on a file.
+    #[error("{}: cannot decode", path.display())]
+    Decode {
+        /// The file, relative to the snapshot root.
+        path: PathBuf,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file is not UTF-8 text.
     #[error("{}: not UTF-8 text", path.display())]
     NotUtf8 {

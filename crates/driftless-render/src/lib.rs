@@ -43,6 +43,7 @@
 //! of a YAML error, the document of an invalid object, and both places of a duplicate.
 
 mod auto;
+mod decode;
 mod error;
 pub mod kustomize;
 mod plain;
@@ -50,5 +51,6 @@ mod root;
 pub mod substitute;
 
 pub use auto::{AutoRenderer, KUSTOMIZATION_FILES, RenderMode, kustomization_file};
+pub use decode::Decoder;
 pub use error::{Error, Place};
 pub use plain::{PlainOptions, PlainRenderer};

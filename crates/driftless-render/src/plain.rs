@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use driftless_core::yaml::{self, LoadOptions, YamlError, YamlErrorKind};
 use driftless_core::{Object, ObjectId, ObjectSet, RenderError, Renderer, Snapshot};
@@ -11,7 +12,7 @@ use serde_json::{Number, Value};
 use walkdir::WalkDir;
 
 use crate::root::Rooted;
-use crate::{Error, Place};
+use crate::{Decoder, Error, Place};
 
 /// Limits of the plain renderer; they keep a hostile repository from using unbounded
 /// memory or time.
@@ -89,12 +90,28 @@ impl PlainOptions {
 #[derive(Debug, Clone, Default)]
 pub struct PlainRenderer {
     options: PlainOptions,
+    decoder: Option<Arc<dyn Decoder>>,
 }
 
 impl PlainRenderer {
     /// A renderer with these limits.
     pub fn new(options: PlainOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            decoder: None,
+        }
+    }
+
+    /// Decodes every file with `decoder` before parsing it.
+    #[must_use]
+    pub fn with_decoder(mut self, decoder: Arc<dyn Decoder>) -> Self {
+        self.decoder = Some(decoder);
+        self
+    }
+
+    /// The decoder, if one is set.
+    pub(crate) fn decoder(&self) -> Option<&Arc<dyn Decoder>> {
+        self.decoder.as_ref()
     }
 
     /// The limits.
@@ -160,6 +177,13 @@ impl PlainRenderer {
                 limit,
             });
         }
+        let bytes = match &self.decoder {
+            Some(decoder) => decoder.decode(abs, bytes).map_err(|source| Error::Decode {
+                path: rel.to_path_buf(),
+                source,
+            })?,
+            None => bytes,
+        };
         let text = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
             path: rel.to_path_buf(),
         })?;

@@ -28,6 +28,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The [`Decoder`](crate::Decoder) failed on a file.
+    #[error("{path}: cannot decode")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file is not valid YAML.
     #[error("{path}: invalid YAML")]
     Yaml {
@@ -142,7 +151,9 @@ impl Error {
         };
         match &mut self {
             Self::MissingKustomization { dir } | Self::MultipleKustomizations { dir } => rel(dir),
-            Self::Read { path, .. } | Self::Yaml { path, .. } => rel(path),
+            Self::Read { path, .. } | Self::Yaml { path, .. } | Self::Decode { path, .. } => {
+                rel(path);
+            }
             Self::Output { .. } => {}
             Self::InvalidKustomization { file, .. }
             | Self::RemoteRefused { file, .. }

@@ -44,12 +44,14 @@ mod sort;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use driftless_core::{Object, ObjectSet, RenderError, Renderer, Snapshot};
 use serde_json::Value;
 
 pub use error::{Error, Result};
+
+use crate::Decoder;
 
 use fieldspec::{FieldSpec, RawConfig, TransformerConfig};
 use generators::GenKind;
@@ -97,6 +99,7 @@ impl KustomizeOptions {
 #[derive(Debug, Clone, Default)]
 pub struct KustomizeRenderer {
     options: KustomizeOptions,
+    decoder: Option<Arc<dyn Decoder>>,
 }
 
 impl KustomizeRenderer {
@@ -107,7 +110,18 @@ impl KustomizeRenderer {
 
     /// A renderer with the given options.
     pub fn with_options(options: KustomizeOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            decoder: None,
+        }
+    }
+
+    /// Decodes every file read as a resource, a patch or a generator input with
+    /// `decoder` before parsing it.
+    #[must_use]
+    pub fn with_decoder(mut self, decoder: Arc<dyn Decoder>) -> Self {
+        self.decoder = Some(decoder);
+        self
     }
 
     /// Builds the kustomization at `path` (relative to `root`, or absolute inside it)
@@ -133,6 +147,7 @@ impl KustomizeRenderer {
             loader: Loader {
                 root: canonical_root.clone(),
                 unrestricted: self.options.load_restrictor == LoadRestrictor::None,
+                decoder: self.decoder.clone(),
             },
             stack: Vec::new(),
         };

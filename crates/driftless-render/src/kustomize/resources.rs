@@ -2,12 +2,14 @@
 //! YAML streams turned into resources.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use driftless_core::yaml::{self, LoadOptions, Schema};
 use serde_json::Value;
 
 use super::error::{Error, Result};
 use super::resource::Resource;
+use crate::Decoder;
 
 /// Reads files for a build, never outside the snapshot, and by default (as Kustomize)
 /// never a file outside the directory of the kustomization that names it.
@@ -18,6 +20,8 @@ pub(crate) struct Loader {
     /// Whether files may come from anywhere inside the snapshot (Kustomize's
     /// `--load-restrictor LoadRestrictionsNone`).
     pub(crate) unrestricted: bool,
+    /// Turns what a file holds into what is parsed.
+    pub(crate) decoder: Option<Arc<dyn Decoder>>,
 }
 
 /// Whether a reference names something remote (a git repository or a URL).
@@ -79,7 +83,7 @@ impl Loader {
         Ok(path)
     }
 
-    /// Reads a file named by the kustomization in `dir`.
+    /// Reads a file named by the kustomization in `dir`, decoded.
     pub(crate) fn read_file(
         &self,
         kfile: &Path,
@@ -97,6 +101,15 @@ impl Loader {
             path: path.clone(),
             source,
         })?;
+        let bytes = match &self.decoder {
+            Some(decoder) => decoder
+                .decode(&path, bytes)
+                .map_err(|source| Error::Decode {
+                    path: path.clone(),
+                    source,
+                })?,
+            None => bytes,
+        };
         Ok((path, bytes))
     }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auto;
+mod decode;
 mod errors;
 mod kustomize;
 mod plain;
