@@ -19,6 +19,9 @@
 //! # Ok::<(), driftless_sops::Error>(())
 //! ```
 //!
+//! `Decryptor` is a [`driftless_render::Decoder`]: set on a renderer, every file it reads
+//! as a resource, a patch or a generator input is decrypted on the way.
+//!
 //! Only age keys are supported: a file whose data key is wrapped only with OpenPGP,
 //! a cloud KMS or Vault is refused with an error that says so, and so are Shamir key
 //! groups and the comment-regex rules (`encrypted_comment_regex`).
@@ -109,6 +112,18 @@ impl Decryptor {
         }
         tracing::debug!(file = %path.display(), format = format.name(), "decrypted");
         format::emit(format, path, branches)
+    }
+}
+
+/// The renderers' hook: every file they read as a resource, a patch or a generator
+/// input is decrypted when it is a SOPS file.
+impl driftless_render::Decoder for Decryptor {
+    fn decode(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.decrypt(path, bytes)?)
     }
 }
 
