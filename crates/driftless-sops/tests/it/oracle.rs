@@ -8,13 +8,13 @@ use driftless_core::yaml::{LoadOptions, Schema, from_str_documents};
 use driftless_sops::{Decryptor, Error, Identities};
 
 /// A temporary directory with an age key pair made by `age-keygen`.
-struct Keys {
-    dir: tempfile::TempDir,
-    recipient: String,
+pub(crate) struct Keys {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) recipient: String,
 }
 
 impl Keys {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("keys.txt");
         let output = Command::new("age-keygen")
@@ -40,14 +40,14 @@ impl Keys {
         self.dir.path().join("keys.txt")
     }
 
-    fn decryptor(&self) -> Decryptor {
+    pub(crate) fn decryptor(&self) -> Decryptor {
         let mut identities = Identities::default();
         identities.add_file(&self.key_file()).unwrap();
         Decryptor::new(identities)
     }
 
     /// Writes `plain` as `name` and encrypts it in place with `sops`, with extra flags.
-    fn encrypt(&self, name: &str, plain: &str, flags: &[&str]) -> PathBuf {
+    pub(crate) fn encrypt(&self, name: &str, plain: &str, flags: &[&str]) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, plain).unwrap();
         let output = Command::new("sops")
