@@ -1,10 +1,14 @@
 //! Post-build variable substitution, as Flux's kustomize-controller does it
 //! (`spec.postBuild` of a Flux Kustomization).
 //!
-//! After rendering, every object is written out as YAML, `${var}` expressions in that
-//! text are replaced, and the text is read back (with Kubernetes' YAML reading), so
-//! `replicas: ${replicas:=2}` becomes the number 2, as in Flux. The expressions are those
-//! of the `envsubst` package Flux uses:
+//! After rendering, `${var}` expressions in every key and string of every object are
+//! replaced. Flux substitutes in the YAML text of each object and reads it back, so a
+//! value that was a whole expression takes the type its text reads as:
+//! `replicas: ${replicas:=2}` becomes the number 2; driftless does the same, except in
+//! fields Kubernetes types as strings (label and annotation values, ConfigMap and Secret
+//! data, container `env` values, `args`, `command`), which stay strings — what Flux
+//! gives when the expression is quoted in the source. The expressions are those of the
+//! `envsubst` package Flux uses:
 //!
 //! | text | becomes |
 //! | --- | --- |
@@ -71,8 +75,8 @@ pub enum Error {
         /// What is wrong.
         problem: Problem,
     },
-    /// After substitution the object no longer reads as YAML, or as an object (a
-    /// value with `:` or quotes substituted into the text).
+    /// After substitution the object is no longer valid: a key substituted into one
+    /// that already exists, or a name or kind that became empty.
     #[error("{id}: after substitution the object is not valid: {message}")]
     Invalid {
         /// The object.
@@ -176,32 +180,28 @@ impl Substitution {
             return Ok(None);
         }
         let id = Box::new(object.id());
-        // Expand each field on its own first: errors then name the field.
-        check_fields(object.as_value(), &mut String::new(), &|text| {
-            self.expand(text).map(drop)
-        })
-        .map_err(|(field, problem)| Error::Field {
-            id: id.clone(),
-            field,
-            problem,
-        })?;
-        let invalid = |message: String| Error::Invalid {
-            id: id.clone(),
-            message,
+        let mut value = object.as_value().clone();
+        let mut walk = Walk {
+            substitution: self,
+            kind: object.kind(),
+            path: Vec::new(),
         };
-        let text = driftless_core::yaml::to_string(object.as_value())
-            .map_err(|e| invalid(e.to_string()))?;
-        let text = self
-            .expand(&text)
-            .map_err(|problem| invalid(problem.to_string()))?;
-        let mut documents =
-            driftless_core::yaml::from_str_multi(&text).map_err(|e| invalid(e.to_string()))?;
-        if documents.len() != 1 {
-            return Err(invalid(format!("it became {} documents", documents.len())));
-        }
-        Object::new(documents.remove(0))
-            .map(Some)
-            .map_err(|e| invalid(e.to_string()))
+        walk.value(&mut value)
+            .map_err(|(field, problem)| match problem {
+                Some(problem) => Error::Field {
+                    id: id.clone(),
+                    field,
+                    problem,
+                },
+                None => Error::Invalid {
+                    id: id.clone(),
+                    message: format!("a substituted key repeats another key in {field}"),
+                },
+            })?;
+        Object::new(value).map(Some).map_err(|e| Error::Invalid {
+            id,
+            message: e.to_string(),
+        })
     }
 
     /// Expands the `${…}` expressions of `text` with these variables.
@@ -244,39 +244,118 @@ fn has_expressions(value: &Value) -> bool {
     }
 }
 
-/// Runs `check` on every key and string, returning the JSON pointer of the first that
-/// fails.
-fn check_fields(
-    value: &Value,
-    pointer: &mut String,
-    check: &dyn Fn(&str) -> Result<(), Problem>,
-) -> Result<(), (String, Problem)> {
-    let at = |pointer: &str| {
-        if pointer.is_empty() {
-            "/".to_owned()
-        } else {
-            pointer.to_owned()
+/// A walk over an object that substitutes its keys and strings.
+struct Walk<'a> {
+    substitution: &'a Substitution,
+    kind: &'a str,
+    path: Vec<String>,
+}
+
+/// Where a walk failed: the JSON pointer, and the problem (`None`: a duplicate key).
+type Failure = (String, Option<Problem>);
+
+impl Walk<'_> {
+    fn pointer(&self) -> String {
+        if self.path.is_empty() {
+            return "/".to_owned();
         }
-    };
-    match value {
-        Value::String(text) => check(text).map_err(|p| (at(pointer), p)),
-        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
-            let len = pointer.len();
-            let _ = write!(pointer, "/{i}");
-            let result = check_fields(item, pointer, check);
-            pointer.truncate(len);
-            result
-        }),
-        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
-            check(key).map_err(|p| (at(pointer), p))?;
-            let len = pointer.len();
-            pointer.push('/');
-            pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-            let result = check_fields(item, pointer, check);
-            pointer.truncate(len);
-            result
-        }),
-        _ => Ok(()),
+        self.path.iter().fold(String::new(), |mut out, part| {
+            let _ = write!(out, "/{}", part.replace('~', "~0").replace('/', "~1"));
+            out
+        })
+    }
+
+    fn expand(&self, text: &str) -> Result<String, Failure> {
+        self.substitution
+            .expand(text)
+            .map_err(|problem| (self.pointer(), Some(problem)))
+    }
+
+    fn value(&mut self, value: &mut Value) -> Result<(), Failure> {
+        match value {
+            Value::String(text) if text.contains('$') => {
+                let expanded = self.expand(text)?;
+                if expanded == *text {
+                    return Ok(());
+                }
+                *value = if self.is_string_field() {
+                    Value::String(expanded)
+                } else {
+                    retyped(expanded)
+                };
+                Ok(())
+            }
+            Value::Array(items) => {
+                for (index, item) in items.iter_mut().enumerate() {
+                    self.path.push(index.to_string());
+                    let result = self.value(item);
+                    self.path.pop();
+                    result?;
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                let mut out = serde_json::Map::with_capacity(map.len());
+                for (key, mut item) in std::mem::take(map) {
+                    let key = if key.contains('$') {
+                        self.expand(&key)?
+                    } else {
+                        key
+                    };
+                    self.path.push(key.clone());
+                    let result = self.value(&mut item);
+                    self.path.pop();
+                    result?;
+                    if out.insert(key, item).is_some() {
+                        return Err((self.pointer(), None));
+                    }
+                }
+                *map = out;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the field being walked holds strings in Kubernetes' schema, so a
+    /// substituted value stays a string (Flux gets the same from the quoting kept in
+    /// the source): label and annotation values, ConfigMap and Secret data, container
+    /// `env` values, `args` and `command`.
+    fn is_string_field(&self) -> bool {
+        let at = |back: usize| {
+            self.path
+                .len()
+                .checked_sub(back)
+                .map(|i| self.path[i].as_str())
+        };
+        let under_metadata =
+            matches!(at(2), Some("labels" | "annotations")) && at(3) == Some("metadata");
+        let data = self.path.len() == 2
+            && matches!(
+                (self.kind, self.path[0].as_str()),
+                ("ConfigMap", "data" | "binaryData") | ("Secret", "data" | "stringData")
+            );
+        let env = at(1) == Some("value") && at(3) == Some("env");
+        let list = matches!(at(2), Some("args" | "command"));
+        under_metadata || data || env || list
+    }
+}
+
+/// A substituted value read back as YAML reads a plain scalar, as Flux reads the
+/// substituted text: `3` is a number, `true` a boolean, nothing at all `null`.
+fn retyped(text: String) -> Value {
+    match driftless_core::yaml::from_str_multi(&text) {
+        Ok(documents) if documents.is_empty() => Value::Null,
+        Ok(mut documents)
+            if documents.len() == 1
+                && matches!(
+                    documents[0],
+                    Value::Number(_) | Value::Bool(_) | Value::Null
+                ) =>
+        {
+            documents.remove(0)
+        }
+        _ => Value::String(text),
     }
 }
 
@@ -615,11 +694,41 @@ mod tests {
     }
 
     #[test]
-    fn a_value_that_breaks_the_yaml_is_an_error() {
-        let substitution = with(&[("v", "a: b: c")]);
+    fn string_fields_stay_strings() {
+        let substitution = with(&[("port", "8080"), ("flag", "true"), ("name", "web")]);
+        let objects = substitution
+            .apply(set(vec![object(serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "cm", "labels": {"port": "${port}"}, "annotations": {"on": "${flag}"}},
+                "data": {"port": "${port}", "missing": "${nothing}"},
+            })), object(serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "${name}"},
+                "spec": {"replicas": "${nothing}", "template": {"metadata": {"labels": {"p": "${port}"}}, "spec": {"containers": [{
+                    "name": "c", "args": ["${port}"], "env": [{"name": "PORT", "value": "${port}"}],
+                    "ports": [{"containerPort": "${port}"}],
+                }]}}},
+            }))]))
+            .unwrap();
+        let cm = objects.iter().next().unwrap().as_value();
+        assert_eq!(cm["metadata"]["labels"]["port"], "8080");
+        assert_eq!(cm["metadata"]["annotations"]["on"], "true");
+        assert_eq!(cm["data"]["port"], "8080");
+        assert_eq!(cm["data"]["missing"], "");
+        let web = objects.iter().nth(1).unwrap().as_value();
+        assert_eq!(web["spec"]["replicas"], serde_json::Value::Null);
+        assert_eq!(web["spec"]["template"]["metadata"]["labels"]["p"], "8080");
+        let container = &web["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["args"][0], "8080");
+        assert_eq!(container["env"][0]["value"], "8080");
+        assert_eq!(container["ports"][0]["containerPort"], 8080);
+    }
+
+    #[test]
+    fn a_substituted_key_that_repeats_another_is_an_error() {
+        let substitution = with(&[("k", "a")]);
         let objects = set(vec![object(serde_json::json!({
             "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
-            "data": {"x": "${v}"},
+            "data": {"a": "1", "${k}": "2"},
         }))]);
         let error = substitution.apply(objects).unwrap_err();
         assert!(
@@ -628,5 +737,6 @@ mod tests {
                 .starts_with("/ConfigMap//cm: after substitution"),
             "{error}"
         );
+        assert!(error.to_string().contains("/data"), "{error}");
     }
 }

@@ -5,6 +5,7 @@ mod agent_commands;
 mod apply_diff;
 mod kube;
 mod render;
+mod secrets;
 mod sources;
 
 use std::path::{Path, PathBuf};
