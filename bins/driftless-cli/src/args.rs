@@ -81,6 +81,30 @@ pub(crate) struct SourceArgs {
     pub(crate) timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
+    #[command(flatten)]
+    pub(crate) post_build: PostBuildArgs,
+}
+
+/// SOPS decryption and Flux-style variable substitution, applied while rendering.
+#[derive(Debug, Args)]
+pub(crate) struct PostBuildArgs {
+    /// Substitute ${NAME} with VALUE in the rendered objects (Flux's postBuild.substitute).
+    /// Repeatable; wins over --substitute-from.
+    #[arg(long = "substitute", value_name = "NAME=VALUE")]
+    pub(crate) substitute: Vec<String>,
+    /// Take variables from a file: KEY=value lines, or a ConfigMap or Secret manifest
+    /// (SOPS-encrypted or not). Repeatable; later files win. A trailing `?` makes the
+    /// file optional.
+    #[arg(long = "substitute-from", value_name = "FILE")]
+    pub(crate) substitute_from: Vec<String>,
+    /// Refuse variables that are neither given nor defaulted, instead of substituting
+    /// an empty string.
+    #[arg(long)]
+    pub(crate) substitute_strict: bool,
+    /// A file of age identities (AGE-SECRET-KEY-1…) to decrypt SOPS files with.
+    /// Repeatable; SOPS_AGE_KEY_FILE, SOPS_AGE_KEY and sops' default key file are read too.
+    #[arg(long = "age-identity", value_name = "FILE")]
+    pub(crate) age_identity: Vec<PathBuf>,
 }
 
 /// Credentials, always read from files so they stay out of shell history and logs.

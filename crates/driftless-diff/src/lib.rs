@@ -51,6 +51,7 @@
 //! ```
 
 mod error;
+mod mask;
 mod normalize;
 mod options;
 mod output;

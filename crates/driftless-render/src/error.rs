@@ -197,6 +197,9 @@ pub enum Error {
     /// A Kustomize overlay could not be built; the cause names the kustomization file.
     #[error(transparent)]
     Kustomize(Box<crate::kustomize::Error>),
+    /// Post-build substitution failed; the cause names the object and field.
+    #[error(transparent)]
+    Substitute(Box<crate::substitute::Error>),
     /// The directory is a Kustomize overlay, which this renderer does not handle.
     #[error("kustomize overlays are not supported yet: {}", path.display())]
     KustomizeUnsupported {
@@ -218,6 +221,12 @@ impl Error {
                 source: std::io::Error::other(other),
             },
         }
+    }
+}
+
+impl From<crate::substitute::Error> for Error {
+    fn from(error: crate::substitute::Error) -> Self {
+        Self::Substitute(Box::new(error))
     }
 }
 

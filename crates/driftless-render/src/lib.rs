@@ -48,6 +48,7 @@ mod error;
 pub mod kustomize;
 mod plain;
 mod root;
+pub mod substitute;
 
 pub use auto::{AutoRenderer, KUSTOMIZATION_FILES, RenderMode, kustomization_file};
 pub use decode::Decoder;

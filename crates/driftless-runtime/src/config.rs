@@ -25,6 +25,9 @@ use std::time::Duration;
 use driftless::render::RenderMode;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use driftless::postbuild::{RenderOptions, VarsFile};
+use driftless::render::substitute::Substitution;
+use driftless::sops::{Decryptor, Identities};
 use driftless::spec::{
     SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec,
 };
@@ -170,6 +173,12 @@ pub struct AppConfig {
     /// default is the context's namespace), as the CLI's `--namespace`.
     #[serde(default)]
     pub target_namespace: Option<String>,
+    /// Variables substituted after rendering, as Flux's `spec.postBuild`.
+    #[serde(default)]
+    pub post_build: Option<PostBuildConfig>,
+    /// SOPS decryption of the files rendered, as Flux's `spec.decryption`.
+    #[serde(default)]
+    pub decryption: Option<DecryptionConfig>,
 }
 
 /// Where an app's desired state comes from.
@@ -469,6 +478,12 @@ impl AppConfig {
                 ));
             }
         }
+        if let Some(post_build) = &self.post_build {
+            post_build.validate(&format!("{at}.postBuild"))?;
+        }
+        if let Some(decryption) = &self.decryption {
+            decryption.validate(&format!("{at}.decryption"))?;
+        }
         if let Some(webhook) = &self.webhook
             && webhook.secret_file.as_os_str().is_empty()
         {
@@ -529,6 +544,25 @@ impl AppConfig {
         options
     }
 
+    /// How the app renders: its mode, SOPS decryption when `decryption` is set, and
+    /// substitution when `postBuild` is (variable files are read now).
+    pub fn render_options(&self) -> Result<RenderOptions, driftless::Error> {
+        let decryptor = self
+            .decryption
+            .as_ref()
+            .map(DecryptionConfig::decryptor)
+            .transpose()?;
+        let substitution = self
+            .post_build
+            .as_ref()
+            .map(|post_build| post_build.substitution(decryptor.as_ref()))
+            .transpose()?;
+        Ok(RenderOptions::default()
+            .mode(self.render)
+            .decryptor(decryptor)
+            .substitution(substitution))
+    }
+
     /// Opens the app's source, renderer and target into a [`Pipeline`]; sources cache
     /// under `cache_dir`.
     pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, driftless::Error> {
@@ -544,7 +578,7 @@ impl AppConfig {
             .cache_dir(cache_dir)
             .timeout(self.source.timeout);
         let source = driftless::spec::open_source(&self.source_spec()?, &options)?;
-        let renderer = driftless::spec::renderer(self.render);
+        let renderer = driftless::postbuild::renderer_with(&self.render_options()?);
         let target =
             driftless::spec::open_target(&self.target_spec()?, &self.target_options()).await?;
         Ok(Pipeline::from_dyn(source, renderer, target).with_options(self.pipeline_options()))
@@ -717,6 +751,139 @@ impl SourceConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// Post-build variable substitution, with Flux's field names (`spec.postBuild`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostBuildConfig {
+    /// Variables by name; they win over `substituteFrom`.
+    #[serde(default)]
+    pub substitute: BTreeMap<String, String>,
+    /// Where more variables come from, in order (later ones win).
+    #[serde(default)]
+    pub substitute_from: Vec<SubstituteFromConfig>,
+    /// Refuse variables that are neither defined nor defaulted (Flux's
+    /// `StrictPostBuildSubstitutions`), instead of substituting an empty string.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// A source of variables (`substituteFrom`): a file on the agent's machine.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubstituteFromConfig {
+    /// `File` (KEY=value lines, or a ConfigMap or Secret manifest, SOPS-encrypted or
+    /// not). Flux's `ConfigMap` and `Secret` (read from the cluster) are not supported yet.
+    pub kind: String,
+    /// The object's name, for `ConfigMap` and `Secret`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The file, for `File`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A missing source is skipped.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// SOPS decryption (`decryption`), with Flux's field names.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecryptionConfig {
+    /// `sops`, the only provider.
+    pub provider: String,
+    /// Files of age identities (`AGE-SECRET-KEY-1…` lines), in addition to
+    /// `SOPS_AGE_KEY_FILE` and `SOPS_AGE_KEY` of the agent's environment.
+    #[serde(default)]
+    pub identity_files: Vec<PathBuf>,
+}
+
+impl PostBuildConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        for name in self.substitute.keys() {
+            Substitution::new()
+                .var(name.clone(), "")
+                .map_err(|e| ConfigError::at(format!("{at}.substitute.{name}"), e.to_string()))?;
+        }
+        for (i, from) in self.substitute_from.iter().enumerate() {
+            let field = format!("{at}.substituteFrom[{i}]");
+            match (from.kind.as_str(), &from.path) {
+                ("File", Some(_)) => {}
+                ("File", None) => {
+                    return Err(ConfigError::at(
+                        format!("{field}.path"),
+                        "a File source needs a path",
+                    ));
+                }
+                ("ConfigMap" | "Secret", _) => {
+                    return Err(ConfigError::at(
+                        format!("{field}.kind"),
+                        format!(
+                            "{} sources (read from the cluster) are not supported yet: \
+                             use kind: File with a copy of its data",
+                            from.kind
+                        ),
+                    ));
+                }
+                (other, _) => {
+                    return Err(ConfigError::at(
+                        format!("{field}.kind"),
+                        format!("unknown kind {other:?}: use File"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The substitution this asks for; files are read now, and decrypted with
+    /// `decryptor` when they are SOPS files.
+    pub fn substitution(
+        &self,
+        decryptor: Option<&Decryptor>,
+    ) -> Result<Substitution, driftless::Error> {
+        let files: Vec<VarsFile> = self
+            .substitute_from
+            .iter()
+            .filter_map(|from| {
+                from.path.clone().map(|path| VarsFile {
+                    path,
+                    optional: from.optional,
+                })
+            })
+            .collect();
+        let inline: Vec<(String, String)> = self
+            .substitute
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        driftless::postbuild::substitution(&files, &inline, self.strict, decryptor)
+    }
+}
+
+impl DecryptionConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        if self.provider != "sops" {
+            return Err(ConfigError::at(
+                format!("{at}.provider"),
+                format!("unknown provider {:?}: use sops", self.provider),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A decryptor with the identities of the files and of the SOPS variables.
+    pub fn decryptor(&self) -> Result<Decryptor, driftless::Error> {
+        let mut identities = Identities::from_env()?;
+        for file in &self.identity_files {
+            identities.add_file(file)?;
+        }
+        Ok(Decryptor::new(identities))
     }
 }
 
@@ -905,6 +1072,44 @@ mod tests {
         assert!(message.contains("only kube targets"), "{message}");
         let bad = kube.replace("targetNamespace: shop", "targetNamespace: Shop_1");
         assert_eq!(field_of(&bad).0, "apps[0].targetNamespace");
+    }
+
+    #[test]
+    fn post_build_and_decryption_follow_flux_names() {
+        let config = parse(&app(
+            "web",
+            "  postBuild:\n    substitute: {cluster_name: eu-1, replicas: '3'}\n    \
+             substituteFrom:\n      - {kind: File, path: /etc/vars.env, optional: true}\n  \
+             decryption: {provider: sops, identityFiles: [/etc/age.key]}\n",
+        ))
+        .unwrap();
+        let web = config.app("web").unwrap();
+        let post_build = web.post_build.as_ref().unwrap();
+        assert_eq!(post_build.substitute["cluster_name"], "eu-1");
+        assert!(post_build.substitute_from[0].optional);
+        assert_eq!(web.decryption.as_ref().unwrap().identity_files.len(), 1);
+        let substitution = post_build.substitution(None).unwrap();
+        assert_eq!(substitution.vars()["replicas"], "3");
+
+        let (field, message) = field_of(&app("a", "  postBuild: {substitute: {a-b: x}}\n"));
+        assert_eq!(field, "apps[0].postBuild.substitute.a-b");
+        assert!(message.contains("invalid variable name"), "{message}");
+        let (field, message) = field_of(&app(
+            "a",
+            "  postBuild: {substituteFrom: [{kind: ConfigMap, name: vars}]}\n",
+        ));
+        assert_eq!(field, "apps[0].postBuild.substituteFrom[0].kind");
+        assert!(message.contains("not supported yet"), "{message}");
+        let (field, _) = field_of(&app("a", "  postBuild: {substituteFrom: [{kind: File}]}\n"));
+        assert_eq!(field, "apps[0].postBuild.substituteFrom[0].path");
+        let (field, message) = field_of(&app("a", "  decryption: {provider: vault}\n"));
+        assert_eq!(field, "apps[0].decryption.provider");
+        assert!(message.contains("use sops"), "{message}");
+        let (field, _) = field_of(&app(
+            "a",
+            "  decryption: {provider: sops, secretRef: {name: x}}\n",
+        ));
+        assert_eq!(field, "apps[0].decryption.secretRef");
     }
 
     #[test]

@@ -130,6 +130,20 @@ pub enum Error {
     /// A model error (invalid revision, object…).
     #[error(transparent)]
     Core(#[from] driftless_core::Error),
+    /// A SOPS file could not be decrypted; the cause names the file.
+    #[error(transparent)]
+    Sops(#[from] driftless_sops::Error),
+    /// A variable for substitution is invalid.
+    #[error(transparent)]
+    Substitute(#[from] driftless_render::substitute::Error),
+    /// A file of variables cannot be read as variables.
+    #[error("{}: {message}", path.display())]
+    Vars {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// An error and its causes on one line.

@@ -38,6 +38,7 @@
 mod error;
 mod local;
 mod pipeline;
+pub mod postbuild;
 pub mod spec;
 
 pub use error::Error;
@@ -49,6 +50,7 @@ pub use driftless_core as core;
 pub use driftless_core::{Object, ObjectId, ObjectSet, Renderer, Revision, Source, Target};
 pub use driftless_diff as diff;
 pub use driftless_render as render;
+pub use driftless_sops as sops;
 pub use driftless_target_dir as target_dir;
 
 #[cfg(feature = "git")]

@@ -57,11 +57,63 @@ pub(crate) fn open_source(
         options = options.cache_dir(dir);
     }
     let source = driftless::spec::open_source(&spec, &options)?;
+    Ok((source, renderer(args)?))
+}
+
+/// The renderer the source arguments ask for: the mode, SOPS decryption with the age
+/// identities given, and substitution when variables are given.
+pub(crate) fn renderer(args: &SourceArgs) -> anyhow::Result<Arc<dyn driftless::Renderer>> {
+    use driftless::postbuild::{RenderOptions, VarsFile, renderer_with, substitution};
+    use driftless::sops::{Decryptor, Identities};
+
     let mode: driftless::render::RenderMode = args
         .render
         .parse()
         .with_context(|| format!("invalid --render {:?}", args.render))?;
-    Ok((source, driftless::spec::renderer(mode)))
+    let post = &args.post_build;
+    let mut identities = Identities::from_env()?;
+    for file in &post.age_identity {
+        identities.add_file(file)?;
+    }
+    let decryptor = Decryptor::new(identities);
+    let inline = post
+        .substitute
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("--substitute {pair:?}: write NAME=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let files: Vec<VarsFile> = post
+        .substitute_from
+        .iter()
+        .map(|file| match file.strip_suffix('?') {
+            Some(path) => VarsFile {
+                path: path.into(),
+                optional: true,
+            },
+            None => VarsFile {
+                path: file.into(),
+                optional: false,
+            },
+        })
+        .collect();
+    let substitution = if inline.is_empty() && files.is_empty() && !post.substitute_strict {
+        None
+    } else {
+        Some(substitution(
+            &files,
+            &inline,
+            post.substitute_strict,
+            Some(&decryptor),
+        )?)
+    };
+    let options = RenderOptions::default()
+        .mode(mode)
+        .decryptor(Some(decryptor))
+        .substitution(substitution);
+    Ok(renderer_with(&options))
 }
 
 /// The credentials the flags name (the first kind given wins).

@@ -95,11 +95,7 @@ async fn render_at(args: &SourceArgs, name: &str) -> anyhow::Result<(Revision, O
                     .fetch(&revision)
                     .await
                     .with_context(|| format!("fetching {revision}"))?;
-                let mode: driftless::render::RenderMode = args
-                    .render
-                    .parse()
-                    .with_context(|| format!("invalid --render {:?}", args.render))?;
-                let renderer = driftless::spec::renderer(mode);
+                let renderer = super::renderer(args)?;
                 let path = args.path.clone().unwrap_or_default();
                 let shown = path.display().to_string();
                 let objects = tokio::task::spawn_blocking(move || {

@@ -6,6 +6,7 @@ mod apply_diff;
 mod kube;
 mod reconcile_wait;
 mod render;
+mod secrets;
 mod sources;
 
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ mod kustomize;
 mod plain;
 mod properties;
 mod snapshot;
+mod substitute;
 
 use std::path::Path;
 

@@ -1,0 +1,6 @@
+//! Integration tests of driftless-sops against the real `sops` and `age-keygen`.
+
+#![allow(clippy::unwrap_used)]
+
+mod oracle;
+mod render;
