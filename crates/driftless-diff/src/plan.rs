@@ -8,6 +8,7 @@ use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOp
 use serde_json::{Map, Number, Value};
 
 use crate::normalize::{normalize, normalize_metadata};
+use crate::secret::{MASK_AFTER, MASK_BEFORE, is_secret, mask_at, mask_object};
 use crate::{DiffOptions, IgnoreRule};
 
 /// Compares `desired` with `live` into a [`Plan`].
@@ -85,24 +86,35 @@ fn compare(
     let mut walker = Walker {
         rules: &rules,
         exact_lists: options.exact_lists,
+        symmetric: live.predicted.is_some(),
         path: PointerBuf::new(),
         changes: Vec::new(),
     };
-    walker.walk_root(
-        desired.as_value(),
-        live.object.as_value(),
-        live.last_applied.as_ref().map(Object::as_value),
-    );
+    match &live.predicted {
+        // The target says what applying would make of the object: every difference
+        // between that and live is a change, nothing else is.
+        Some(predicted) => walker.walk_root(predicted.as_value(), live.object.as_value(), None),
+        None => walker.walk_root(
+            desired.as_value(),
+            live.object.as_value(),
+            live.last_applied.as_ref().map(Object::as_value),
+        ),
+    }
     if walker.changes.is_empty() {
         return Action::Unchanged {
             desired: desired.clone(),
         };
     }
+    let secret = is_secret(id);
     let mut found = walker.changes;
     found.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
     let mut fields = Vec::with_capacity(found.len());
     let mut operations = Vec::with_capacity(found.len());
-    for (path, live_value, desired_value) in found {
+    for (path, mut live_value, mut desired_value) in found {
+        if secret {
+            live_value = live_value.map(|v| mask_at(path.as_str(), v, MASK_BEFORE));
+            desired_value = desired_value.map(|v| mask_at(path.as_str(), v, MASK_AFTER));
+        }
         operations.push(match (&live_value, &desired_value) {
             (None, Some(value)) => PatchOperation::Add(AddOperation {
                 path: path.clone(),
@@ -122,11 +134,27 @@ fn compare(
         });
     }
     Action::Update {
-        desired: desired.clone(),
-        live: normalize(&live.object),
+        desired: with_ignored_as_live(desired, &live.object, &rules),
+        live: mask_object(&normalize(&live.object)),
         fields,
         patch: Patch(operations),
     }
+}
+
+/// `desired` with every ignored field it sets replaced by the live value (or taken out
+/// when live has none), so that applying it leaves ignored fields as they are.
+fn with_ignored_as_live(desired: &Object, live: &Object, rules: &[&PointerBuf]) -> Object {
+    let mut out = desired.clone();
+    for rule in rules {
+        if rule.is_root() || desired.as_value().pointer(rule.as_str()).is_none() {
+            continue;
+        }
+        match live.as_value().pointer(rule.as_str()) {
+            Some(value) => put(out.as_value_mut(), rule, value.clone()),
+            None => take(out.as_value_mut(), rule),
+        }
+    }
+    out
 }
 
 /// One difference: path, live value, desired value.
@@ -138,6 +166,9 @@ struct Walker<'a> {
     rules: &'a [&'a PointerBuf],
     /// Whether lists compare as whole values only.
     exact_lists: bool,
+    /// Whether every field only live holds is a difference (comparing a predicted object
+    /// with live), not only those applied before.
+    symmetric: bool,
     /// Where the walk is.
     path: PointerBuf,
     changes: Vec<Found>,
@@ -251,7 +282,8 @@ impl Walker<'_> {
         applied: Option<&Map<String, Value>>,
         skip: Option<&str>,
     ) {
-        for key in applied.into_iter().flat_map(Map::keys) {
+        let keys = if self.symmetric { Some(live) } else { applied };
+        for key in keys.into_iter().flat_map(Map::keys) {
             if desired.contains_key(key) || skip == Some(key.as_str()) {
                 continue;
             }
@@ -425,6 +457,7 @@ pub fn applied_state(objects: &ObjectSet) -> LiveState {
                     LiveObject {
                         object: object.clone(),
                         last_applied: Some(object.clone()),
+                        predicted: None,
                     },
                 )
             })
@@ -460,6 +493,7 @@ mod tests {
             LiveObject {
                 object,
                 last_applied,
+                predicted: None,
             },
         );
         live
@@ -743,6 +777,7 @@ mod tests {
                 LiveObject {
                     object: o.clone(),
                     last_applied: None,
+                    predicted: None,
                 },
             );
         }

@@ -38,9 +38,11 @@ mod fields;
 mod health;
 pub mod lease;
 mod options;
+mod ssa;
 mod target;
 
 pub use call::RequestCounts;
 pub use error::{Error, FieldConflict};
 pub use options::KubeOptions;
+pub use ssa::SSA_ANNOTATION;
 pub use target::{FORCE_ANNOTATION, KubeTarget, PRUNE_ANNOTATION};

@@ -1,8 +1,6 @@
 //! Shared helpers: a target per test namespace, and one reconcile (prepare, live, plan,
 //! apply) as the pipeline runs it.
 
-use std::time::Duration;
-
 use driftless_core::{ApplyOptions, ApplyReport, Object, ObjectSet, Plan, Target, TargetError};
 use driftless_diff::DiffOptions;
 use driftless_target_kube::{KubeOptions, KubeTarget};
@@ -10,14 +8,8 @@ use driftless_testkit::kube::{TestNamespace, kubeconfig};
 use serde_json::Value;
 
 /// A target whose default namespace is `ns` and whose ApplySet is named `applyset`.
-/// Health is checked once, without waiting.
 pub(crate) async fn target(ns: &TestNamespace, applyset: &str) -> KubeTarget {
-    target_with(
-        ns,
-        applyset,
-        KubeOptions::default().health_timeout(Duration::ZERO),
-    )
-    .await
+    target_with(ns, applyset, KubeOptions::default()).await
 }
 
 /// Like [`target`], from the given options.
