@@ -32,6 +32,7 @@
 
 mod applyset;
 mod call;
+mod defaults;
 mod discovery;
 mod error;
 mod fields;

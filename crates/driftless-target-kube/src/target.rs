@@ -20,7 +20,7 @@ use crate::discovery::{Discovery, Resource};
 use crate::error::Error;
 use crate::options::KubeOptions;
 use crate::ssa::{self, Policy};
-use crate::{fields, health};
+use crate::{defaults, fields, health};
 
 /// Annotation that keeps an object from being pruned: `driftless.dev/prune: disabled`.
 pub const PRUNE_ANNOTATION: &str = "driftless.dev/prune";
@@ -517,7 +517,10 @@ fn apply_body(object: &Object, applyset_id: &str) -> Value {
         metadata.shift_remove(key);
     }
     set_label(metadata, applyset_id);
-    object.into_value()
+    let kind = object.kind().to_owned();
+    let mut body = object.into_value();
+    defaults::spell_for_apply(&kind, &mut body);
+    body
 }
 
 fn set_label(metadata: &mut Map<String, Value>, applyset_id: &str) {
@@ -1079,10 +1082,12 @@ impl KubeTarget {
             })
             .collect();
         let predictions: Vec<(ObjectId, Option<Object>)> = stream::iter(checks)
-            .map(|(desired, live, managed): (Object, Object, Value)| async move {
-                let predicted = self.predict(&desired, &live, &managed).await?;
-                Ok::<_, Error>((desired.id(), predicted))
-            })
+            .map(
+                |(desired, live, managed): (Object, Object, Value)| async move {
+                    let predicted = self.predict(&desired, &live, &managed).await?;
+                    Ok::<_, Error>((desired.id(), predicted))
+                },
+            )
             .buffered(self.options.concurrency)
             .try_collect()
             .await?;

@@ -4,10 +4,13 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
 mod apply;
+mod apps;
 mod crd;
 mod dry_run;
 mod errors;
 mod health;
 mod immutable;
+mod inventory;
+mod ownership;
 mod prune;
 mod support;
