@@ -798,6 +798,122 @@ mod tests {
         );
     }
 
+    fn predicted_state(live: Object, predicted: Object) -> LiveState {
+        let mut state = LiveState::default();
+        state.objects.insert(
+            live.id(),
+            LiveObject {
+                object: live,
+                last_applied: None,
+                predicted: Some(predicted),
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn a_prediction_decides_what_changes() {
+        let deployment = |cpu: Value, extra: Option<(&str, Value)>| {
+            let mut value = json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "d", "namespace": "n", "resourceVersion": "7"},
+                "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                    {"name": "a", "resources": {"limits": {"cpu": cpu}}}]}}},
+                "status": {"replicas": 2},
+            });
+            if let Some((key, v)) = extra {
+                value["spec"][key] = v;
+            }
+            object(value)
+        };
+        // Desired says 2000m, the server stores and would keep "2": no change.
+        let desired = ObjectSet::try_from(vec![deployment(json!("2000m"), None)]).unwrap();
+        let live = deployment(json!("2"), Some(("paused", json!(true))));
+        let same = predicted_state(live.clone(), live.clone());
+        assert!(!plan(&desired, &same, &DiffOptions::default()).has_changes());
+        // The server would drop a field someone added and change the replicas.
+        let mut predicted = deployment(json!("2"), None);
+        predicted.as_value_mut()["spec"]["replicas"] = json!(3);
+        let state = predicted_state(live, predicted);
+        let got = fields(
+            &desired.iter().next().unwrap().clone(),
+            &state,
+            &DiffOptions::default(),
+        );
+        assert_eq!(
+            got,
+            [
+                change("/spec/paused", Some(json!(true)), None),
+                change("/spec/replicas", Some(json!(2)), Some(json!(3))),
+            ]
+        );
+        // An ignored field is neither drift nor applied: desired carries the live value.
+        let options = DiffOptions::default().ignore(
+            IgnoreRule::new("/spec/replicas")
+                .unwrap()
+                .kind("Deployment"),
+        );
+        let Action::Update {
+            desired: applied,
+            fields,
+            ..
+        } = plan(&desired, &state, &options).changes.remove(0).action
+        else {
+            panic!("expected an update");
+        };
+        assert_eq!(fields.len(), 1);
+        assert_eq!(applied.as_value()["spec"]["replicas"], 2);
+        assert_eq!(
+            applied.as_value()["spec"]["template"]["spec"]["containers"][0]["resources"],
+            json!({"limits": {"cpu": "2000m"}}),
+            "everything else as desired"
+        );
+    }
+
+    #[test]
+    fn secret_values_are_masked_in_changes_and_patches() {
+        let secret = |data: Value| {
+            object(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "s", "namespace": "n"}, "data": data}))
+        };
+        let desired =
+            ObjectSet::try_from(vec![secret(json!({"a": "bmV3", "b": "c2FtZQ"}))]).unwrap();
+        let live = secret(json!({"a": "b2xk", "b": "c2FtZQ"}));
+        let state = predicted_state(
+            live,
+            secret(json!({"a": "bmV3", "b": "c2FtZQ", "c": "YWRkZWQ"})),
+        );
+        let Action::Update {
+            fields,
+            patch,
+            live,
+            desired: applied,
+        } = plan(&desired, &state, &DiffOptions::default())
+            .changes
+            .remove(0)
+            .action
+        else {
+            panic!("expected an update");
+        };
+        assert_eq!(
+            fields,
+            [
+                change(
+                    "/data/a",
+                    Some(json!("*** (before)")),
+                    Some(json!("*** (after)"))
+                ),
+                change("/data/c", None, Some(json!("*** (after)"))),
+            ]
+        );
+        let shown = format!("{patch:?}{live:?}");
+        for value in ["bmV3", "b2xk", "c2FtZQ", "YWRkZWQ"] {
+            assert!(!shown.contains(value), "{value} in {shown}");
+        }
+        // What is applied keeps the real values.
+        assert_eq!(applied.as_value()["data"]["a"], "bmV3");
+    }
+
     #[test]
     fn patch_turns_live_into_desired() {
         let live_obj = cm(json!({"a": "1", "b": "2", "c": {"d": [1, 2]}}));

@@ -263,3 +263,29 @@ async fn secret_values_never_appear_in_a_diff() {
         }
     }
 }
+
+/// Servers before 1.21 (the 1.20 test server among them) refuse a server-side apply
+/// body whose Service port omits `protocol`; the target writes the default `TCP`, so the
+/// manifest applies as written.
+#[tokio::test]
+async fn service_ports_without_protocol_refused_by_1_20_servers_apply_through_the_target() {
+    let ns = TestNamespace::new("port-protocol");
+    let manifest = "apiVersion: v1\nkind: Service\nmetadata:\n  name: bare\nspec:\n  selector: {app: bare}\n  ports:\n  - port: 80\n";
+    let out = ns.kubectl_output(&["apply", "--server-side", "-f", "-"], Some(manifest));
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("omits key field \"protocol\""), "{err}");
+    }
+    let target = target(&ns, "ports").await;
+    let desired =
+        || crate::support::objects(driftless_core::yaml::from_str_multi(manifest).unwrap());
+    reconcile(&target, desired(), ApplyOptions::default())
+        .await
+        .unwrap();
+    let service = get(&ns, "service", "bare").unwrap();
+    assert_eq!(service["spec"]["ports"][0]["protocol"], "TCP");
+    let plan = plan_with(&target, desired(), &DiffOptions::default())
+        .await
+        .unwrap();
+    assert!(!plan.has_changes(), "{}", shown(&plan));
+}
