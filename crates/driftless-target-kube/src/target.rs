@@ -686,6 +686,19 @@ impl KubeTarget {
         }
 
         self.predict_all(desired, &mut found, managed).await?;
+        // An object to ignore that does not exist stays so: it stands for itself, so the
+        // plan has nothing to do for it.
+        for object in desired {
+            let id = object.id();
+            if !found.contains_key(&id) && Policy::of(object, None)? == Policy::Ignore {
+                let stand_in = LiveObject {
+                    object: object.clone(),
+                    last_applied: None,
+                    predicted: Some(object.clone()),
+                };
+                found.insert(id, stand_in);
+            }
+        }
 
         // Deterministic order: desired objects first, then other members by id.
         let mut state = LiveState::default();
