@@ -82,6 +82,7 @@ fn inputs(n: usize) -> (ObjectSet, LiveState) {
             LiveObject {
                 object: served(&applied, i),
                 last_applied: Some(applied),
+                predicted: None,
             },
         );
         desired.insert(wanted).unwrap();
@@ -94,6 +95,7 @@ fn inputs(n: usize) -> (ObjectSet, LiveState) {
             LiveObject {
                 object: served(&gone, i),
                 last_applied: Some(gone),
+                predicted: None,
             },
         );
     }

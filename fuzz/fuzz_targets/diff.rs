@@ -31,6 +31,7 @@ fn live_state(live: &Object, last_applied: Option<Object>) -> LiveState {
         LiveObject {
             object: live.clone(),
             last_applied,
+            predicted: None,
         },
     );
     state

@@ -89,6 +89,12 @@ pub struct LiveObject {
     /// The object as we last applied it, when the target knows: fields in it that are
     /// no longer desired are ours to remove; other fields only live are not drift.
     pub last_applied: Option<Object>,
+    /// The object as the target would hold it once the desired object is applied, when
+    /// the target can tell (e.g. from a server-side apply dry run). When set, the differ
+    /// compares it with [`object`](Self::object) instead of comparing desired with live:
+    /// only what would really change is drift, so the target's own spelling of values
+    /// (units, defaults, write-only fields) never counts.
+    pub predicted: Option<Object>,
 }
 
 /// How to apply a plan.

@@ -31,7 +31,7 @@
 //! live_object.as_value_mut()["status"] = json!({"readyReplicas": 3});
 //! live_object.as_value_mut()["spec"]["revisionHistoryLimit"] = json!(10);
 //! let mut live = LiveState::default();
-//! live.objects.insert(live_object.id(), LiveObject { object: live_object, last_applied: None });
+//! live.objects.insert(live_object.id(), LiveObject { object: live_object, last_applied: None, predicted: None });
 //!
 //! let plan = plan(&desired, &live, &DiffOptions::default());
 //! let json = render_json(&plan);
@@ -56,6 +56,7 @@ mod normalize;
 mod options;
 mod output;
 mod plan;
+mod secret;
 
 pub use error::Error;
 pub use normalize::normalize;

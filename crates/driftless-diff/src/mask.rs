@@ -131,6 +131,7 @@ mod tests {
                 LiveObject {
                     object: old.clone(),
                     last_applied: Some(old),
+                    predicted: None,
                 },
             )]
             .into_iter()

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use similar::{ChangeTag, TextDiff};
 
 use crate::normalize;
+use crate::secret::mask_object;
 
 /// How [`render_human`] writes a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +82,12 @@ pub fn render_human(plan: &Plan, options: &HumanOptions) -> String {
     for change in &plan.changes {
         let (sign, colour, old, new) = match &change.action {
             Action::Unchanged { .. } => continue,
-            Action::Create { desired } => {
-                ("+", BOLD_GREEN, String::new(), yaml(&normalize(desired)))
-            }
+            Action::Create { desired } => (
+                "+",
+                BOLD_GREEN,
+                String::new(),
+                yaml(&mask_object(&normalize(desired))),
+            ),
             Action::Update {
                 desired,
                 live,
@@ -94,11 +98,16 @@ pub fn render_human(plan: &Plan, options: &HumanOptions) -> String {
                 let new = match json_patch::patch(&mut after, patch) {
                     Ok(()) => yaml_value(&after),
                     // The plan was not made by `plan`; show desired as it is.
-                    Err(_) => yaml(&normalize(desired)),
+                    Err(_) => yaml(&mask_object(&normalize(desired))),
                 };
                 ("~", BOLD_YELLOW, yaml(live), new)
             }
-            Action::Prune { live } => ("-", BOLD_RED, yaml(&normalize(live)), String::new()),
+            Action::Prune { live } => (
+                "-",
+                BOLD_RED,
+                yaml(&mask_object(&normalize(live))),
+                String::new(),
+            ),
         };
         let header = format!("{sign} {} {}", change.action.name(), change.id);
         push_line(&mut out, &header, options.color.then_some(colour));

@@ -8,6 +8,7 @@ use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOp
 use serde_json::{Map, Number, Value};
 
 use crate::normalize::{normalize, normalize_metadata};
+use crate::secret::{MASK_AFTER, MASK_BEFORE, is_secret, mask_at, mask_object};
 use crate::{DiffOptions, IgnoreRule};
 
 /// Compares `desired` with `live` into a [`Plan`].
@@ -85,24 +86,35 @@ fn compare(
     let mut walker = Walker {
         rules: &rules,
         exact_lists: options.exact_lists,
+        symmetric: live.predicted.is_some(),
         path: PointerBuf::new(),
         changes: Vec::new(),
     };
-    walker.walk_root(
-        desired.as_value(),
-        live.object.as_value(),
-        live.last_applied.as_ref().map(Object::as_value),
-    );
+    match &live.predicted {
+        // The target says what applying would make of the object: every difference
+        // between that and live is a change, nothing else is.
+        Some(predicted) => walker.walk_root(predicted.as_value(), live.object.as_value(), None),
+        None => walker.walk_root(
+            desired.as_value(),
+            live.object.as_value(),
+            live.last_applied.as_ref().map(Object::as_value),
+        ),
+    }
     if walker.changes.is_empty() {
         return Action::Unchanged {
             desired: desired.clone(),
         };
     }
+    let secret = is_secret(id);
     let mut found = walker.changes;
     found.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
     let mut fields = Vec::with_capacity(found.len());
     let mut operations = Vec::with_capacity(found.len());
-    for (path, live_value, desired_value) in found {
+    for (path, mut live_value, mut desired_value) in found {
+        if secret {
+            live_value = live_value.map(|v| mask_at(path.as_str(), v, MASK_BEFORE));
+            desired_value = desired_value.map(|v| mask_at(path.as_str(), v, MASK_AFTER));
+        }
         operations.push(match (&live_value, &desired_value) {
             (None, Some(value)) => PatchOperation::Add(AddOperation {
                 path: path.clone(),
@@ -122,11 +134,27 @@ fn compare(
         });
     }
     Action::Update {
-        desired: desired.clone(),
-        live: normalize(&live.object),
+        desired: with_ignored_as_live(desired, &live.object, &rules),
+        live: mask_object(&normalize(&live.object)),
         fields,
         patch: Patch(operations),
     }
+}
+
+/// `desired` with every ignored field it sets replaced by the live value (or taken out
+/// when live has none), so that applying it leaves ignored fields as they are.
+fn with_ignored_as_live(desired: &Object, live: &Object, rules: &[&PointerBuf]) -> Object {
+    let mut out = desired.clone();
+    for rule in rules {
+        if rule.is_root() || desired.as_value().pointer(rule.as_str()).is_none() {
+            continue;
+        }
+        match live.as_value().pointer(rule.as_str()) {
+            Some(value) => put(out.as_value_mut(), rule, value.clone()),
+            None => take(out.as_value_mut(), rule),
+        }
+    }
+    out
 }
 
 /// One difference: path, live value, desired value.
@@ -138,6 +166,9 @@ struct Walker<'a> {
     rules: &'a [&'a PointerBuf],
     /// Whether lists compare as whole values only.
     exact_lists: bool,
+    /// Whether every field only live holds is a difference (comparing a predicted object
+    /// with live), not only those applied before.
+    symmetric: bool,
     /// Where the walk is.
     path: PointerBuf,
     changes: Vec<Found>,
@@ -251,7 +282,8 @@ impl Walker<'_> {
         applied: Option<&Map<String, Value>>,
         skip: Option<&str>,
     ) {
-        for key in applied.into_iter().flat_map(Map::keys) {
+        let keys = if self.symmetric { Some(live) } else { applied };
+        for key in keys.into_iter().flat_map(Map::keys) {
             if desired.contains_key(key) || skip == Some(key.as_str()) {
                 continue;
             }
@@ -425,6 +457,7 @@ pub fn applied_state(objects: &ObjectSet) -> LiveState {
                     LiveObject {
                         object: object.clone(),
                         last_applied: Some(object.clone()),
+                        predicted: None,
                     },
                 )
             })
@@ -460,6 +493,7 @@ mod tests {
             LiveObject {
                 object,
                 last_applied,
+                predicted: None,
             },
         );
         live
@@ -743,6 +777,7 @@ mod tests {
                 LiveObject {
                     object: o.clone(),
                     last_applied: None,
+                    predicted: None,
                 },
             );
         }
@@ -761,6 +796,122 @@ mod tests {
                 ("/ConfigMap/n/b".to_owned(), "prune"),
             ]
         );
+    }
+
+    fn predicted_state(live: Object, predicted: Object) -> LiveState {
+        let mut state = LiveState::default();
+        state.objects.insert(
+            live.id(),
+            LiveObject {
+                object: live,
+                last_applied: None,
+                predicted: Some(predicted),
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn a_prediction_decides_what_changes() {
+        let deployment = |cpu: Value, extra: Option<(&str, Value)>| {
+            let mut value = json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "d", "namespace": "n", "resourceVersion": "7"},
+                "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                    {"name": "a", "resources": {"limits": {"cpu": cpu}}}]}}},
+                "status": {"replicas": 2},
+            });
+            if let Some((key, v)) = extra {
+                value["spec"][key] = v;
+            }
+            object(value)
+        };
+        // Desired says 2000m, the server stores and would keep "2": no change.
+        let desired = ObjectSet::try_from(vec![deployment(json!("2000m"), None)]).unwrap();
+        let live = deployment(json!("2"), Some(("paused", json!(true))));
+        let same = predicted_state(live.clone(), live.clone());
+        assert!(!plan(&desired, &same, &DiffOptions::default()).has_changes());
+        // The server would drop a field someone added and change the replicas.
+        let mut predicted = deployment(json!("2"), None);
+        predicted.as_value_mut()["spec"]["replicas"] = json!(3);
+        let state = predicted_state(live, predicted);
+        let got = fields(
+            &desired.iter().next().unwrap().clone(),
+            &state,
+            &DiffOptions::default(),
+        );
+        assert_eq!(
+            got,
+            [
+                change("/spec/paused", Some(json!(true)), None),
+                change("/spec/replicas", Some(json!(2)), Some(json!(3))),
+            ]
+        );
+        // An ignored field is neither drift nor applied: desired carries the live value.
+        let options = DiffOptions::default().ignore(
+            IgnoreRule::new("/spec/replicas")
+                .unwrap()
+                .kind("Deployment"),
+        );
+        let Action::Update {
+            desired: applied,
+            fields,
+            ..
+        } = plan(&desired, &state, &options).changes.remove(0).action
+        else {
+            panic!("expected an update");
+        };
+        assert_eq!(fields.len(), 1);
+        assert_eq!(applied.as_value()["spec"]["replicas"], 2);
+        assert_eq!(
+            applied.as_value()["spec"]["template"]["spec"]["containers"][0]["resources"],
+            json!({"limits": {"cpu": "2000m"}}),
+            "everything else as desired"
+        );
+    }
+
+    #[test]
+    fn secret_values_are_masked_in_changes_and_patches() {
+        let secret = |data: Value| {
+            object(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "s", "namespace": "n"}, "data": data}))
+        };
+        let desired =
+            ObjectSet::try_from(vec![secret(json!({"a": "bmV3", "b": "c2FtZQ"}))]).unwrap();
+        let live = secret(json!({"a": "b2xk", "b": "c2FtZQ"}));
+        let state = predicted_state(
+            live,
+            secret(json!({"a": "bmV3", "b": "c2FtZQ", "c": "YWRkZWQ"})),
+        );
+        let Action::Update {
+            fields,
+            patch,
+            live,
+            desired: applied,
+        } = plan(&desired, &state, &DiffOptions::default())
+            .changes
+            .remove(0)
+            .action
+        else {
+            panic!("expected an update");
+        };
+        assert_eq!(
+            fields,
+            [
+                change(
+                    "/data/a",
+                    Some(json!("*** (before)")),
+                    Some(json!("*** (after)"))
+                ),
+                change("/data/c", None, Some(json!("*** (after)"))),
+            ]
+        );
+        let shown = format!("{patch:?}{live:?}");
+        for value in ["bmV3", "b2xk", "c2FtZQ", "YWRkZWQ"] {
+            assert!(!shown.contains(value), "{value} in {shown}");
+        }
+        // What is applied keeps the real values.
+        assert_eq!(applied.as_value()["data"]["a"], "bmV3");
     }
 
     #[test]

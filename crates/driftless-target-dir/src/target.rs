@@ -234,6 +234,7 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
                         LiveObject {
                             object,
                             last_applied,
+                            predicted: None,
                         },
                     );
                 }
@@ -253,6 +254,7 @@ fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
                         LiveObject {
                             object: identity_only(&last_applied),
                             last_applied: Some(last_applied),
+                            predicted: None,
                         },
                     );
                 }

@@ -16,14 +16,16 @@ use crate::error::{Error, FieldConflict};
 pub struct RequestCounts {
     /// GET requests (reads, lists, discovery).
     pub reads: u64,
-    /// Every other request (PATCH, POST, PUT, DELETE): writes, including dry runs.
+    /// Every other request (PATCH, POST, PUT, DELETE) that changes something.
     pub writes: u64,
+    /// Dry runs (`dryRun=All`): the server checks a write and changes nothing.
+    pub dry_runs: u64,
 }
 
 impl RequestCounts {
     /// All requests.
     pub fn total(&self) -> u64 {
-        self.reads + self.writes
+        self.reads + self.writes + self.dry_runs
     }
 }
 
@@ -31,12 +33,16 @@ impl RequestCounts {
 pub(crate) struct Counters {
     reads: AtomicU64,
     writes: AtomicU64,
+    dry_runs: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn record(&self, method: &http::Method) {
+    pub(crate) fn record(&self, method: &http::Method, uri: &http::Uri) {
+        let dry_run = uri.query().is_some_and(|q| q.contains("dryRun=All"));
         if method == http::Method::GET {
             self.reads.fetch_add(1, Ordering::Relaxed);
+        } else if dry_run {
+            self.dry_runs.fetch_add(1, Ordering::Relaxed);
         } else {
             self.writes.fetch_add(1, Ordering::Relaxed);
         }
@@ -46,6 +52,7 @@ impl Counters {
         RequestCounts {
             reads: self.reads.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
+            dry_runs: self.dry_runs.load(Ordering::Relaxed),
         }
     }
 }
@@ -57,7 +64,7 @@ pub(crate) fn counting_layer(
     impl FnMut(http::Request<kube::client::Body>) -> http::Request<kube::client::Body> + Clone,
 > {
     tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
-        counters.record(request.method());
+        counters.record(request.method(), request.uri());
         request
     })
 }
@@ -292,7 +299,7 @@ mod tests {
         let err = ctx.error(kube::Error::Api(Box::new(s.clone())));
         assert_eq!(
             err.to_string(),
-            "/ConfigMap/a/b: fields owned by another manager: .data.mode (owned by \"kubectl-client-side-apply\"); re-run with --force to take them over"
+            "/ConfigMap/a/b: fields owned by another manager: .data.mode (owned by \"kubectl-client-side-apply\")"
         );
         assert!(!is_transient(&kube::Error::Api(Box::new(s))));
     }

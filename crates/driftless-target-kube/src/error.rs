@@ -48,7 +48,7 @@ pub enum Error {
     },
     /// Server-side apply found fields owned by another field manager.
     #[error(
-        "{id}: fields owned by another manager: {}; re-run with --force to take them over",
+        "{id}: fields owned by another manager: {}",
         FieldConflicts(.conflicts)
     )]
     Conflict {
@@ -86,6 +86,30 @@ pub enum Error {
         parent: Box<ObjectId>,
         /// Its `applyset.kubernetes.io/tooling` annotation.
         tooling: String,
+    },
+    /// A desired object already belongs to another ApplySet.
+    #[error(
+        "{id} belongs to {owner}, not to {ours}: take it out of one of the two applications, or adopt it (KubeOptions::adopt)"
+    )]
+    OwnedElsewhere {
+        /// The object.
+        id: Box<ObjectId>,
+        /// The set that owns it: its parent when found, else its id.
+        owner: String,
+        /// This target's set.
+        ours: String,
+    },
+    /// An annotation driftless reads has a value it does not know.
+    #[error("{id}: annotation {annotation}: {value:?} is not one of {allowed}")]
+    BadAnnotation {
+        /// The object.
+        id: Box<ObjectId>,
+        /// The annotation.
+        annotation: &'static str,
+        /// Its value.
+        value: String,
+        /// The values it may have.
+        allowed: &'static str,
     },
     /// Any other failed API call.
     #[error("{verb} {resource}{}: {source}", namespace_suffix(.namespace.as_deref()))]

@@ -1,5 +1,6 @@
-//! What we applied before, from `metadata.managedFields`: the live object filtered to
-//! the fields our field manager owns (the `FieldsV1` format of server-side apply).
+//! Field ownership from `metadata.managedFields` (the `FieldsV1` format of server-side
+//! apply): the live object filtered to the fields a manager owns, field sets joined and
+//! subtracted, and fields taken out of an object by set.
 
 use serde_json::{Map, Value};
 
@@ -113,6 +114,112 @@ fn keep_keys(item: &Value, key: &str, filtered: &mut Value) {
     }
 }
 
+/// Both field sets together.
+pub(crate) fn union(a: &Value, b: &Value) -> Value {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a.clone();
+    };
+    let mut out = a.clone();
+    for (key, theirs) in b {
+        let merged = match out.get(key) {
+            Some(ours) => union(ours, theirs),
+            None => theirs.clone(),
+        };
+        out.insert(key.clone(), merged);
+    }
+    Value::Object(out)
+}
+
+/// The fields of `a` that `b` does not own. A field `b` owns as a whole (`{}`) takes
+/// everything below it out of `a`.
+pub(crate) fn difference(a: &Value, b: &Value) -> Value {
+    let Some(a) = a.as_object() else {
+        return Value::Object(Map::new());
+    };
+    let b = b.as_object();
+    let mut out = Map::new();
+    for (key, ours) in a {
+        match b.and_then(|b| b.get(key)) {
+            None => {
+                out.insert(key.clone(), ours.clone());
+            }
+            Some(theirs) => {
+                let leaf = |v: &Value| v.as_object().is_none_or(Map::is_empty);
+                if leaf(ours) || leaf(theirs) {
+                    continue;
+                }
+                let rest = difference(ours, theirs);
+                if rest.as_object().is_some_and(|m| !m.is_empty()) {
+                    out.insert(key.clone(), rest);
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Takes the fields of `set` out of `value`. A map or list item whose set marks it as
+/// owned (`.`) goes when nothing is left in it; a leaf of the set (`{}`) goes whole.
+pub(crate) fn strip(value: &mut Value, set: &Value) {
+    let Some(set) = set.as_object() else {
+        return;
+    };
+    match value {
+        Value::Object(map) => {
+            for (key, child) in set {
+                let Some(field) = key.strip_prefix("f:") else {
+                    continue;
+                };
+                if let Some(v) = map.get_mut(field)
+                    && strip_node(v, child)
+                {
+                    map.shift_remove(field);
+                }
+            }
+        }
+        Value::Array(items) => {
+            let mut remove = Vec::new();
+            for (key, child) in set {
+                let index = if let Some(i) = key.strip_prefix("i:") {
+                    i.parse::<usize>().ok().filter(|i| *i < items.len())
+                } else {
+                    items.iter().position(|item| item_matches(item, key, &[]))
+                };
+                if let Some(index) = index
+                    && let Some(item) = items.get_mut(index)
+                    && strip_node(item, child)
+                {
+                    remove.push(index);
+                }
+            }
+            remove.sort_unstable();
+            remove.dedup();
+            for index in remove.into_iter().rev() {
+                items.remove(index);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Strips `set` below `value`; whether `value` itself is to go.
+fn strip_node(value: &mut Value, set: &Value) -> bool {
+    let Some(node) = set.as_object() else {
+        return false;
+    };
+    if node.is_empty() {
+        return true;
+    }
+    strip(value, set);
+    let owned = node.contains_key(".");
+    let empty = match value {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => true,
+    };
+    owned && empty
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +261,35 @@ mod tests {
             })
         );
         assert_eq!(owned_by(&live, "someone-else"), None);
+    }
+
+    #[test]
+    fn union_difference_and_strip() {
+        let theirs = json!({"f:metadata": {"f:labels": {".": {}, "f:extra": {}, "f:app": {}}},
+                            "f:data": {"f:gone": {}, "f:kept": {}}});
+        let ours = json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:data": {"f:kept": {}}});
+        assert_eq!(
+            difference(&theirs, &ours),
+            json!({"f:metadata": {"f:labels": {".": {}, "f:extra": {}}}, "f:data": {"f:gone": {}}})
+        );
+        assert_eq!(
+            union(&ours, &json!({"f:data": {"f:new": {}}})),
+            json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:data": {"f:kept": {}, "f:new": {}}})
+        );
+        let mut value = json!({"metadata": {"labels": {"app": "a", "extra": "x"}},
+                               "data": {"gone": "1", "kept": "2"}});
+        strip(&mut value, &difference(&theirs, &ours));
+        assert_eq!(
+            value,
+            json!({"metadata": {"labels": {"app": "a"}}, "data": {"kept": "2"}})
+        );
+        // An item owned only by them goes whole.
+        let mut pod = json!({"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]});
+        strip(
+            &mut pod,
+            &json!({"f:env": {"k:{\"name\":\"B\"}": {".": {}, "f:name": {}, "f:value": {}}}}),
+        );
+        assert_eq!(pod, json!({"env": [{"name": "A", "value": "1"}]}));
     }
 
     #[test]

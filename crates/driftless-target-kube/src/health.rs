@@ -81,7 +81,11 @@ fn stateful_set(s: &Value) -> Health {
         return h;
     }
     let want = int(s, "/spec/replicas").unwrap_or(1);
+    let total = int(s, "/status/replicas").unwrap_or(0);
     let ready = int(s, "/status/readyReplicas").unwrap_or(0);
+    if total < want {
+        return Health::Progressing(format!("{total} of {want} replicas created"));
+    }
     let updated = int(s, "/status/updatedReplicas").unwrap_or(0);
     let rolling = s
         .pointer("/spec/updateStrategy/type")
@@ -108,10 +112,16 @@ fn daemon_set(d: &Value) -> Health {
         return h;
     }
     let want = int(d, "/status/desiredNumberScheduled").unwrap_or(0);
+    let scheduled = int(d, "/status/currentNumberScheduled").unwrap_or(0);
     let updated = int(d, "/status/updatedNumberScheduled").unwrap_or(0);
+    let ready = int(d, "/status/numberReady").unwrap_or(0);
     let available = int(d, "/status/numberAvailable").unwrap_or(0);
-    if updated < want {
+    if scheduled < want {
+        Health::Progressing(format!("{scheduled} of {want} pods scheduled"))
+    } else if updated < want {
         Health::Progressing(format!("{updated} of {want} pods updated"))
+    } else if ready < want {
+        Health::Progressing(format!("{ready} of {want} pods ready"))
     } else if available < want {
         Health::Progressing(format!("{available} of {want} updated pods available"))
     } else {
@@ -173,6 +183,30 @@ mod tests {
         assert_eq!(evaluate(&d), Health::Healthy);
         d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]);
         assert!(matches!(evaluate(&d), Health::Degraded(_)));
+    }
+
+    #[test]
+    fn stateful_and_daemon_sets_follow_kstatus() {
+        let mut s = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"generation": 1}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1}});
+        assert!(matches!(evaluate(&s), Health::Progressing(m) if m.contains("created")));
+        s["status"] = json!({"observedGeneration": 1, "replicas": 2, "readyReplicas": 2,
+            "updatedReplicas": 2, "currentRevision": "a", "updateRevision": "b"});
+        assert!(matches!(evaluate(&s), Health::Progressing(m) if m.contains("rolling update")));
+        s["status"]["currentRevision"] = json!("b");
+        assert_eq!(evaluate(&s), Health::Healthy);
+
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"generation": 3}, "status": {"observedGeneration": 2}});
+        assert!(matches!(evaluate(&d), Health::Progressing(m) if m.contains("generation 3")));
+        d["status"] = json!({"observedGeneration": 3, "desiredNumberScheduled": 3,
+            "currentNumberScheduled": 3, "updatedNumberScheduled": 3, "numberReady": 2,
+            "numberAvailable": 2});
+        assert!(matches!(evaluate(&d), Health::Progressing(m) if m.contains("2 of 3 pods ready")));
+        d["status"]["numberReady"] = json!(3);
+        d["status"]["numberAvailable"] = json!(3);
+        assert_eq!(evaluate(&d), Health::Healthy);
     }
 
     #[test]

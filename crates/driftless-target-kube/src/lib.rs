@@ -1,11 +1,22 @@
 //! A driftless [`Target`](driftless_core::Target) for Kubernetes.
 //!
-//! [`KubeTarget`] applies objects with server-side apply (field manager `driftless`),
-//! CustomResourceDefinitions and Namespaces first, and records what it applied as a
-//! KEP-3659 ApplySet, so that prune deletes only what it applied before and `kubectl`
-//! can read the set. It reads live state with one list per kind and namespace, writes
-//! nothing for objects already as desired, and reports health (rollouts, Jobs, PVCs,
-//! CRDs, `Ready` conditions).
+//! [`KubeTarget`] applies objects with server-side apply (field manager `driftless`,
+//! taking every field Git declares from any other manager), CustomResourceDefinitions
+//! and Namespaces first, and records what it applied as a KEP-3659 ApplySet, so that
+//! prune deletes only what it applied before and `kubectl` can read the set.
+//!
+//! Drift is what the server would change: [`live`](driftless_core::Target::live) asks
+//! the server with a server-side apply dry run for each object not known to be in sync
+//! and returns its answer as [`LiveObject::predicted`](driftless_core::LiveObject), so
+//! quantities, defaults and Secret `stringData` never count as drift and a re-apply of
+//! an unchanged application writes nothing. Fields kubectl added (edit, patch, label,
+//! client-side apply) are handed to our field manager before an apply, so that what Git
+//! does not declare is removed. The annotation [`SSA_ANNOTATION`]
+//! (`driftless.dev/ssa: Merge | IfNotPresent | Ignore`) holds an object back, with the
+//! meaning of Flux's `kustomize.toolkit.fluxcd.io/ssa`. Objects of another ApplySet are
+//! refused unless adopted ([`KubeOptions::adopt`]); [`KubeTarget::uninstall`] removes a
+//! set and its parent. Health (rollouts by kstatus rules, Jobs, PVCs, CRDs, `Ready`
+//! conditions) is one look per call: the caller owns the deadline.
 //!
 //! ```no_run
 //! use driftless_core::{ApplyOptions, Object, ObjectSet, Target};
@@ -32,6 +43,7 @@
 
 mod applyset;
 mod call;
+mod defaults;
 mod discovery;
 mod error;
 mod fields;
@@ -39,9 +51,11 @@ mod health;
 pub mod kubeconfig;
 pub mod lease;
 mod options;
+mod ssa;
 mod target;
 
 pub use call::RequestCounts;
 pub use error::{Error, FieldConflict};
 pub use options::KubeOptions;
+pub use ssa::SSA_ANNOTATION;
 pub use target::{FORCE_ANNOTATION, KubeTarget, PRUNE_ANNOTATION};

@@ -12,8 +12,9 @@ use std::time::Duration;
 /// let options = KubeOptions::default()
 ///     .context("prod")
 ///     .applyset("web")
+///     .applyset_namespace("driftless-system")
 ///     .concurrency(16)
-///     .health_timeout(Duration::from_secs(120));
+///     .wait_timeout(Duration::from_secs(120));
 /// assert_eq!(options.field_manager, "driftless");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,15 +30,19 @@ pub struct KubeOptions {
     pub namespace: Option<String>,
     /// The server-side apply field manager.
     pub field_manager: String,
-    /// The ApplySet name: the parent object is the Secret `applyset-<name>`.
+    /// The ApplySet name (the application's name, never a folder's): the parent object
+    /// is the Secret `applyset-<name>`.
     pub applyset: String,
-    /// The namespace of the ApplySet parent; `None` is [`namespace`](Self::namespace).
+    /// The namespace of the ApplySet parent; `None` is [`namespace`](Self::namespace)
+    /// when set, else `default`. Never the kubeconfig context's namespace: switching
+    /// contexts must not re-parent a set.
     pub applyset_namespace: Option<String>,
+    /// Take over objects that belong to another ApplySet (their
+    /// `applyset.kubernetes.io/part-of` label names another set). Off by default: such
+    /// objects are an error naming both sets.
+    pub adopt: bool,
     /// How many objects are applied (or deleted, or read) at once within a stage.
     pub concurrency: usize,
-    /// How long [`health`](driftless_core::Target::health) waits for objects to become
-    /// healthy; zero checks once.
-    pub health_timeout: Duration,
     /// How long to wait for an applied CustomResourceDefinition to be Established,
     /// and for a deleted object to be gone before it is recreated.
     pub wait_timeout: Duration,
@@ -52,8 +57,8 @@ impl Default for KubeOptions {
             field_manager: "driftless".to_owned(),
             applyset: "driftless".to_owned(),
             applyset_namespace: None,
+            adopt: false,
             concurrency: 32,
-            health_timeout: Duration::from_secs(300),
             wait_timeout: Duration::from_secs(60),
         }
     }
@@ -109,10 +114,10 @@ impl KubeOptions {
         self
     }
 
-    /// Sets [`health_timeout`](Self::health_timeout).
+    /// Sets [`adopt`](Self::adopt).
     #[must_use]
-    pub fn health_timeout(mut self, timeout: Duration) -> Self {
-        self.health_timeout = timeout;
+    pub fn adopt(mut self, adopt: bool) -> Self {
+        self.adopt = adopt;
         self
     }
 

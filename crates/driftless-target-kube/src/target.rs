@@ -1,7 +1,7 @@
 //! [`KubeTarget`]: the [`Target`] trait over the Kubernetes API.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_core::{
@@ -18,7 +18,8 @@ use crate::call::{self, CallContext, Counters, RequestCounts};
 use crate::discovery::{Discovery, Resource};
 use crate::error::Error;
 use crate::options::KubeOptions;
-use crate::{fields, health};
+use crate::ssa::{self, Policy};
+use crate::{defaults, fields, health};
 
 /// Annotation that keeps an object from being pruned: `driftless.dev/prune: disabled`.
 pub const PRUNE_ANNOTATION: &str = "driftless.dev/prune";
@@ -45,6 +46,12 @@ pub struct KubeTarget {
     applyset_id: String,
     discovery: Discovery,
     counters: Arc<Counters>,
+    /// Objects known to be as desired, so a reconcile asks the server again only when
+    /// something changed: id -> (resourceVersion, hash of the body they agree with).
+    in_sync: Mutex<HashMap<ObjectId, (String, [u8; 32])>>,
+    /// `managedFields` of live objects whose kubectl-made fields are to become ours
+    /// before the next apply: id -> (resourceVersion, managedFields).
+    takeovers: Mutex<HashMap<ObjectId, (String, Value)>>,
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -119,10 +126,13 @@ impl KubeTarget {
         default_namespace: String,
         counters: Arc<Counters>,
     ) -> Self {
+        // Fixed by configuration, never by the context: a context switch must not
+        // re-parent the set.
         let parent_namespace = options
             .applyset_namespace
             .clone()
-            .unwrap_or_else(|| default_namespace.clone());
+            .or_else(|| options.namespace.clone())
+            .unwrap_or_else(|| "default".to_owned());
         let parent_name = format!("applyset-{}", options.applyset);
         let applyset_id = applyset::applyset_id(&parent_name, &parent_namespace, "Secret", "");
         Self {
@@ -134,6 +144,8 @@ impl KubeTarget {
             applyset_id,
             discovery: Discovery::default(),
             counters,
+            in_sync: Mutex::new(HashMap::new()),
+            takeovers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -151,6 +163,51 @@ impl KubeTarget {
             Some(&self.parent_namespace),
             &self.parent_name,
         )
+    }
+
+    /// Deletes every object of the ApplySet (but those annotated
+    /// `driftless.dev/prune: disabled`), then its parent: what uninstalling an
+    /// application does.
+    pub async fn uninstall(&self) -> Result<ApplyReport, Error> {
+        let nothing = ObjectSet::new();
+        let live = self.live_state(&nothing).await?;
+        let changes = live
+            .inventory
+            .iter()
+            .filter_map(|id| {
+                let object = live.objects.get(id)?;
+                Some(Change {
+                    id: id.clone(),
+                    action: Action::Prune {
+                        live: object.object.clone(),
+                    },
+                })
+            })
+            .collect();
+        let report = self
+            .apply_plan(&Plan { changes }, &ApplyOptions::default().prune(true))
+            .await?;
+        let resource = Self::secrets();
+        let api = self.api(&resource, Some(&self.parent_namespace));
+        let params = DeleteParams::background();
+        match call::retrying("delete applyset parent", || {
+            api.delete(&self.parent_name, &params)
+        })
+        .await
+        {
+            Ok(_) => {}
+            Err(e) if call::status_code(&e) == Some(404) => {}
+            Err(e) => {
+                return Err(CallContext {
+                    verb: "delete",
+                    resource: "secrets",
+                    namespace: Some(&self.parent_namespace),
+                    id: Some(&self.applyset_parent()),
+                }
+                .error(e));
+            }
+        }
+        Ok(report)
     }
 
     /// The namespace given to namespaced objects that name none.
@@ -294,22 +351,23 @@ impl KubeTarget {
         found.map(|o| to_value(&o, &resource.api)).transpose()
     }
 
-    /// The live object as driftless sees it: `managedFields` become `last_applied`.
-    fn live_object(&self, mut value: Value) -> Result<(ObjectId, LiveObject), Error> {
+    /// The live object as driftless sees it: `managedFields` become `last_applied`, and
+    /// are returned apart.
+    fn live_object(&self, mut value: Value) -> Result<(ObjectId, LiveObject, Value), Error> {
         let last_applied = fields::owned_by(&value, &self.options.field_manager)
             .map(Object::new)
             .transpose()
             .map_err(|e| decode_error(&value, e))?;
-        if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.shift_remove("managedFields");
-        }
+        let managed = take_managed_fields(&mut value);
         let object = Object::new(value.clone()).map_err(|e| decode_error(&value, e))?;
         Ok((
             object.id(),
             LiveObject {
                 object,
                 last_applied,
+                predicted: None,
             },
+            managed,
         ))
     }
 
@@ -398,6 +456,39 @@ fn pending_crd_kinds<'a>(
         .collect()
 }
 
+/// Takes `metadata.managedFields` out of an object and returns it (`null` when absent).
+fn take_managed_fields(value: &mut Value) -> Value {
+    value
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|m| m.shift_remove("managedFields"))
+        .unwrap_or(Value::Null)
+}
+
+fn resource_version(value: &Value) -> String {
+    value
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A digest of an apply body; the same render gives the same bytes.
+fn body_hash(body: &Value) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(serde_json::to_vec(body).unwrap_or_default()).into()
+}
+
+/// Whether two versions of an object hold the same values, whoever owns them.
+fn same_object(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        take_managed_fields(&mut v);
+        v
+    };
+    strip(a) == strip(b)
+}
+
 fn is_crd(object: &Object) -> bool {
     object.group() == "apiextensions.k8s.io" && object.kind() == "CustomResourceDefinition"
 }
@@ -422,7 +513,10 @@ fn apply_body(object: &Object, applyset_id: &str) -> Value {
         metadata.shift_remove(key);
     }
     set_label(metadata, applyset_id);
-    object.into_value()
+    let kind = object.kind().to_owned();
+    let mut body = object.into_value();
+    defaults::spell_for_apply(&kind, &mut body);
+    body
 }
 
 fn set_label(metadata: &mut Map<String, Value>, applyset_id: &str) {
@@ -438,9 +532,11 @@ fn set_label(metadata: &mut Map<String, Value>, applyset_id: &str) {
 }
 
 /// What applying one object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Created,
     Updated,
+    Unchanged,
 }
 
 /// A (kind, namespace) to list, and the desired objects expected in it.
@@ -489,6 +585,31 @@ impl Target for KubeTarget {
     }
 
     async fn live(&self, desired: &ObjectSet) -> Result<LiveState, TargetError> {
+        Ok(self.live_state(desired).await?)
+    }
+
+    async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
+        Ok(self.apply_plan(plan, options).await?)
+    }
+
+    /// One look at each object: the caller (the pipeline, with its health timeout) owns
+    /// the deadline and polls.
+    async fn health(&self, ids: &[ObjectId]) -> Result<HealthReport, TargetError> {
+        let owned: Vec<ObjectId> = ids.to_vec();
+        let checks: Vec<(ObjectId, Health)> = stream::iter(owned)
+            .map(|id: ObjectId| async move {
+                let health = self.health_of(&id).await?;
+                Ok::<_, Error>((id, health))
+            })
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        Ok(checks.into_iter().collect())
+    }
+}
+
+impl KubeTarget {
+    async fn live_state(&self, desired: &ObjectSet) -> Result<LiveState, Error> {
         let parent = self.get_parent().await?;
         let previous = parent
             .as_ref()
@@ -507,11 +628,15 @@ impl Target for KubeTarget {
             .try_collect()
             .await?;
         let mut found: HashMap<ObjectId, LiveObject> = HashMap::new();
+        let mut managed: HashMap<ObjectId, Value> = HashMap::new();
         let mut inventory = BTreeSet::new();
         for value in listed.into_iter().flatten() {
-            let (id, live) = self.live_object(value)?;
+            let (id, live, fields) = self.live_object(value)?;
             if self.is_member(&live.object) {
                 inventory.insert(id.clone());
+            }
+            if desired.contains(&id) {
+                managed.insert(id.clone(), fields);
             }
             found.insert(id, live);
         }
@@ -548,9 +673,26 @@ impl Target for KubeTarget {
             .try_collect()
             .await?;
         for value in extra.into_iter().flatten() {
-            let (id, live) = self.live_object(value)?;
+            let (id, live, fields) = self.live_object(value)?;
             if desired.contains(&id) {
+                self.check_owner(&id, &live.object).await?;
+                managed.insert(id.clone(), fields);
                 found.insert(id, live);
+            }
+        }
+
+        self.predict_all(desired, &mut found, managed).await?;
+        // An object to ignore that does not exist stays so: it stands for itself, so the
+        // plan has nothing to do for it.
+        for object in desired {
+            let id = object.id();
+            if !found.contains_key(&id) && Policy::of(object, None)? == Policy::Ignore {
+                let stand_in = LiveObject {
+                    object: object.clone(),
+                    last_applied: None,
+                    predicted: Some(object.clone()),
+                };
+                found.insert(id, stand_in);
             }
         }
 
@@ -568,7 +710,7 @@ impl Target for KubeTarget {
         Ok(state)
     }
 
-    async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
+    async fn apply_plan(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, Error> {
         let mut report = ApplyReport {
             dry_run: options.dry_run,
             ..ApplyReport::default()
@@ -630,6 +772,7 @@ impl Target for KubeTarget {
                 match outcome {
                     Ok(Outcome::Created) => report.created.push(id.clone()),
                     Ok(Outcome::Updated) => report.updated.push(id.clone()),
+                    Ok(Outcome::Unchanged) => report.unchanged.push(id.clone()),
                     Err(e) => failures.push(e),
                 }
             }
@@ -658,31 +801,6 @@ impl Target for KubeTarget {
         Ok(report)
     }
 
-    async fn health(&self, ids: &[ObjectId]) -> Result<HealthReport, TargetError> {
-        let deadline = Instant::now() + self.options.health_timeout;
-        loop {
-            let owned: Vec<ObjectId> = ids.to_vec();
-            let checks: Vec<(ObjectId, Health)> = stream::iter(owned)
-                .map(|id: ObjectId| async move {
-                    let health = self.health_of(&id).await?;
-                    Ok::<_, Error>((id, health))
-                })
-                .buffered(self.options.concurrency)
-                .try_collect()
-                .await?;
-            let waiting = checks
-                .iter()
-                .any(|(_, h)| matches!(h, Health::Progressing(_)));
-            let now = Instant::now();
-            if !waiting || now >= deadline {
-                return Ok(checks.into_iter().collect());
-            }
-            tokio::time::sleep((deadline - now).min(Duration::from_millis(500))).await;
-        }
-    }
-}
-
-impl KubeTarget {
     /// What to list: every (kind, namespace) of desired objects, and every kind the
     /// parent names in every namespace it names.
     async fn scopes(
@@ -803,9 +921,19 @@ impl KubeTarget {
         let (desired, outcome) = match &change.action {
             Action::Create { desired } => (desired, Outcome::Created),
             Action::Update { desired, .. } => (desired, Outcome::Updated),
-            Action::Unchanged { .. } | Action::Prune { .. } => return Ok(Outcome::Updated),
+            Action::Unchanged { .. } | Action::Prune { .. } => return Ok(Outcome::Unchanged),
         };
         let id = &change.id;
+        match Policy::of(desired, None)? {
+            Policy::Ignore => {
+                tracing::info!(%id, "not applied: annotated {}: Ignore", ssa::SSA_ANNOTATION);
+                return Ok(Outcome::Unchanged);
+            }
+            Policy::IfNotPresent if outcome == Outcome::Updated => {
+                return Ok(Outcome::Unchanged);
+            }
+            _ => {}
+        }
         let defined_here =
             pending.contains_key(&(desired.group().to_owned(), desired.kind().to_owned()));
         let resource = match self
@@ -828,30 +956,20 @@ impl KubeTarget {
                 });
             }
         };
-        let namespace = desired.namespace().filter(|_| resource.namespaced);
-        let api = self.api(&resource, namespace);
+        if outcome == Outcome::Updated && !options.dry_run {
+            self.take_over_fields(&resource, desired).await?;
+        }
         let body = apply_body(desired, &self.applyset_id);
-        let params = PatchParams {
-            field_manager: Some(self.options.field_manager.clone()),
-            force: options.force,
-            dry_run: options.dry_run,
-            ..PatchParams::default()
-        };
-        let resource_name = resource.name();
-        let context = CallContext {
-            verb: "patch",
-            resource: &resource_name,
-            namespace,
-            id: Some(id),
-        };
-        let body = Patch::Apply(&body);
-        let patch = || async {
-            call::retrying("apply", || api.patch(desired.name(), &params, &body))
-                .await
-                .map_err(|e| context.error(e))
-        };
-        match patch().await {
-            Ok(_) => Ok(outcome),
+        match self
+            .server_apply(&resource, desired, &body, options.dry_run)
+            .await
+        {
+            Ok(applied) => {
+                if !options.dry_run {
+                    self.remember_in_sync(id, &applied, &body);
+                }
+                Ok(outcome)
+            }
             Err(Error::Immutable { field, message, .. })
                 if options.force || desired.annotation(FORCE_ANNOTATION) == Some("enabled") =>
             {
@@ -859,12 +977,232 @@ impl KubeTarget {
                 if options.dry_run {
                     return Ok(outcome);
                 }
-                self.delete_and_wait(&api, &resource, id).await?;
-                patch().await?;
+                let namespace = desired.namespace().filter(|_| resource.namespaced);
+                self.delete_and_wait(&self.api(&resource, namespace), &resource, id)
+                    .await?;
+                let applied = self.server_apply(&resource, desired, &body, false).await?;
+                self.remember_in_sync(id, &applied, &body);
                 Ok(outcome)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Server-side applies `body` (the apply body of `desired`), taking every field it
+    /// declares from any other manager: Git wins. Returns the object as the server
+    /// stored it (or, in a dry run, would).
+    async fn server_apply(
+        &self,
+        resource: &Resource,
+        desired: &Object,
+        body: &Value,
+        dry_run: bool,
+    ) -> Result<Value, Error> {
+        let namespace = desired.namespace().filter(|_| resource.namespaced);
+        let api = self.api(resource, namespace);
+        let params = PatchParams {
+            field_manager: Some(self.options.field_manager.clone()),
+            force: true,
+            dry_run,
+            ..PatchParams::default()
+        };
+        let resource_name = resource.name();
+        let id = desired.id();
+        let patch = Patch::Apply(body);
+        let applied = call::retrying(if dry_run { "dry-run apply" } else { "apply" }, || {
+            api.patch(desired.name(), &params, &patch)
+        })
+        .await
+        .map_err(|e| {
+            CallContext {
+                verb: "patch",
+                resource: &resource_name,
+                namespace,
+                id: Some(&id),
+            }
+            .error(e)
+        })?;
+        to_value(&applied, &resource.api)
+    }
+
+    /// Hands the fields kubectl managers own in `desired`'s live object to our field
+    /// manager (as `kubectl`'s client-side to server-side upgrade does), so the apply
+    /// that follows removes what they added and Git does not declare. Only when `live`
+    /// found such fields, the object is applied with `Override`, and it has not changed
+    /// since (the write carries the resourceVersion it was read at).
+    async fn take_over_fields(&self, resource: &Resource, desired: &Object) -> Result<(), Error> {
+        let id = desired.id();
+        if Policy::of(desired, None)? != Policy::Override {
+            return Ok(());
+        }
+        let taken = self.takeovers.lock().ok().and_then(|mut t| t.remove(&id));
+        let Some((version, managed)) = taken else {
+            return Ok(());
+        };
+        let managed = ssa::take_over(&managed, &self.options.field_manager, desired.api_version());
+        let body = serde_json::json!({
+            "metadata": {"resourceVersion": version, "managedFields": managed},
+        });
+        let namespace = desired.namespace().filter(|_| resource.namespaced);
+        let api = self.api(resource, namespace);
+        let params = PatchParams {
+            field_manager: Some(self.options.field_manager.clone()),
+            ..PatchParams::default()
+        };
+        tracing::info!(%id, "taking over the fields kubectl set");
+        let patch = Patch::Merge(&body);
+        let resource_name = resource.name();
+        api.patch(desired.name(), &params, &patch)
+            .await
+            .map_err(|e| {
+                CallContext {
+                    verb: "patch",
+                    resource: &resource_name,
+                    namespace,
+                    id: Some(&id),
+                }
+                .error(e)
+            })?;
+        Ok(())
+    }
+
+    /// Records that the object `applied` (as the server returned it) agrees with `body`.
+    fn remember_in_sync(&self, id: &ObjectId, applied: &Value, body: &Value) {
+        let version = resource_version(applied);
+        if let Ok(mut known) = self.in_sync.lock() {
+            known.insert(id.clone(), (version, body_hash(body)));
+        }
+    }
+
+    /// Fills in [`LiveObject::predicted`] for every desired object that is live.
+    async fn predict_all(
+        &self,
+        desired: &ObjectSet,
+        found: &mut HashMap<ObjectId, LiveObject>,
+        mut managed: HashMap<ObjectId, Value>,
+    ) -> Result<(), Error> {
+        let checks: Vec<(Object, Object, Value)> = desired
+            .iter()
+            .filter_map(|d| {
+                let id = d.id();
+                let live = found.get(&id)?;
+                let managed = managed.remove(&id).unwrap_or(Value::Null);
+                Some((d.clone(), live.object.clone(), managed))
+            })
+            .collect();
+        let predictions: Vec<(ObjectId, Option<Object>)> = stream::iter(checks)
+            .map(
+                |(desired, live, managed): (Object, Object, Value)| async move {
+                    let predicted = self.predict(&desired, &live, &managed).await?;
+                    Ok::<_, Error>((desired.id(), predicted))
+                },
+            )
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        for (id, predicted) in predictions {
+            if let Some(live) = found.get_mut(&id) {
+                live.predicted = predicted;
+            }
+        }
+        Ok(())
+    }
+
+    /// What applying `desired` would make of `live`, as the server says (a server-side
+    /// apply dry run, minus the fields a takeover from kubectl would release), or `None`
+    /// when the server cannot tell because an immutable field changed (the differ then
+    /// compares desired with live itself). Objects known to be in sync since they were
+    /// last read are not asked about again.
+    async fn predict(
+        &self,
+        desired: &Object,
+        live: &Object,
+        managed: &Value,
+    ) -> Result<Option<Object>, Error> {
+        let id = desired.id();
+        let policy = Policy::of(desired, Some(live))?;
+        if matches!(policy, Policy::Ignore | Policy::IfNotPresent) {
+            return Ok(Some(live.clone()));
+        }
+        let body = apply_body(desired, &self.applyset_id);
+        let hash = body_hash(&body);
+        let version = resource_version(live.as_value());
+        let known = self.in_sync.lock().ok().and_then(|k| k.get(&id).cloned());
+        if known.as_ref() == Some(&(version.clone(), hash)) {
+            return Ok(Some(live.clone()));
+        }
+        let resource = self
+            .discovery
+            .require(&self.client, desired.api_version(), desired.kind())
+            .await?;
+        let mut predicted = match self.server_apply(&resource, desired, &body, true).await {
+            Ok(value) => value,
+            Err(Error::Immutable { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let dry_run_managed = take_managed_fields(&mut predicted);
+        let imperative = (policy == Policy::Override)
+            .then(|| ssa::imperative_fields(managed, &self.options.field_manager))
+            .flatten();
+        if let Ok(mut takeovers) = self.takeovers.lock() {
+            match &imperative {
+                Some(_) => takeovers.insert(id.clone(), (version.clone(), managed.clone())),
+                None => takeovers.remove(&id),
+            };
+        }
+        if let Some(theirs) = imperative {
+            let released = ssa::released(&theirs, &dry_run_managed, &self.options.field_manager);
+            fields::strip(&mut predicted, &released);
+        }
+        if same_object(&predicted, live.as_value())
+            && let Ok(mut known) = self.in_sync.lock()
+        {
+            known.insert(id.clone(), (version, hash));
+        }
+        Object::new(predicted.clone())
+            .map(Some)
+            .map_err(|e| decode_error(&predicted, e))
+    }
+
+    /// Refuses a desired object that another ApplySet owns, unless adopting.
+    async fn check_owner(&self, id: &ObjectId, live: &Object) -> Result<(), Error> {
+        let theirs = live.labels().get(PART_OF_LABEL).and_then(Value::as_str);
+        let Some(theirs) = theirs.filter(|t| *t != self.applyset_id) else {
+            return Ok(());
+        };
+        if self.options.adopt {
+            tracing::info!(%id, owner = %theirs, "adopting an object of another applyset");
+            return Ok(());
+        }
+        Err(Error::OwnedElsewhere {
+            id: Box::new(id.clone()),
+            owner: self.describe_applyset(theirs).await,
+            ours: format!(
+                "the ApplySet of Secret {}/{} ({})",
+                self.parent_namespace, self.parent_name, self.applyset_id
+            ),
+        })
+    }
+
+    /// Names an ApplySet by its parent when it can be found, else by its id.
+    async fn describe_applyset(&self, applyset_id: &str) -> String {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &Self::secrets().api);
+        let params = ListParams::default().labels(&format!("{}={applyset_id}", applyset::ID_LABEL));
+        match api.list_metadata(&params).await {
+            Ok(list) => {
+                if let Some(parent) = list.items.first() {
+                    return format!(
+                        "the ApplySet of Secret {}/{} ({applyset_id})",
+                        parent.metadata.namespace.as_deref().unwrap_or(""),
+                        parent.metadata.name.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, "cannot look up the parent of another applyset");
+            }
+        }
+        format!("the ApplySet {applyset_id}")
     }
 
     async fn delete_and_wait(

@@ -51,12 +51,12 @@ pub enum Error {
         inventory: usize,
     },
     /// Objects did not become healthy in time.
-    #[error("not healthy after {timeout:?}: {}", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    #[error("not healthy after {timeout:?}: {}", waiting.iter().map(|(id, why)| format!("{id} ({why})")).collect::<Vec<_>>().join(", "))]
     HealthTimeout {
         /// How long we waited.
         timeout: std::time::Duration,
-        /// The objects that were not healthy.
-        ids: Vec<ObjectId>,
+        /// The objects that were not healthy, each with what it was waiting for.
+        waiting: Vec<(ObjectId, String)>,
     },
     /// An object is degraded: waiting will not help.
     #[error("{id} is degraded: {message}")]

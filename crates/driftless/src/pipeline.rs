@@ -398,7 +398,9 @@ impl Pipeline {
         ))
     }
 
-    /// Polls the target until every object is healthy, one is degraded, or `timeout`.
+    /// Polls the target until every object is healthy, one is degraded, or `timeout`
+    /// has passed: the one deadline of a health wait (targets look once per call). The
+    /// error names each object still waiting and what it waits for.
     pub async fn wait_healthy(
         &self,
         ids: &[ObjectId],
@@ -421,22 +423,26 @@ impl Pipeline {
                     message: message.clone(),
                 });
             }
-            let waiting: Vec<ObjectId> = report
+            let waiting: Vec<(ObjectId, String)> = report
                 .iter()
-                .filter(|(_, h)| !matches!(h, Health::Healthy))
-                .map(|(id, _)| id.clone())
+                .filter_map(|(id, h)| match h {
+                    Health::Progressing(why) => Some((id.clone(), why.clone())),
+                    Health::Healthy | Health::Degraded(_) => None,
+                })
                 .collect();
             if waiting.is_empty() {
                 return Ok(report);
             }
-            if Instant::now() + delay > deadline {
-                return Err(Error::HealthTimeout {
-                    timeout,
-                    ids: waiting,
-                });
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::HealthTimeout { timeout, waiting });
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            tracing::debug!(
+                waiting = waiting.len(),
+                "waiting for objects to become healthy"
+            );
+            tokio::time::sleep(delay.min(deadline - now)).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
 

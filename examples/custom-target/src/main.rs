@@ -143,6 +143,7 @@ impl Target for HttpStore {
                     LiveObject {
                         object,
                         last_applied,
+                        predicted: None,
                     },
                 );
             }

@@ -162,6 +162,7 @@ impl Target for FlagTable {
                 let live = LiveObject {
                     object: object.clone(),
                     last_applied: Some(object.clone()),
+                    predicted: None,
                 };
                 (id.clone(), live)
             })

@@ -34,6 +34,7 @@ pub(crate) async fn run(args: DiffArgs, range: &str) -> anyhow::Result<ExitCode>
                 let live = LiveObject {
                     object: o.clone(),
                     last_applied: Some(o.clone()),
+                    predicted: None,
                 };
                 (o.id(), live)
             })

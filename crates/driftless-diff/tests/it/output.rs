@@ -33,6 +33,7 @@ fn one_of_each() -> driftless_core::Plan {
             LiveObject {
                 object,
                 last_applied: None,
+                predicted: None,
             },
         );
     }
@@ -99,6 +100,7 @@ fn context_sets_the_lines_around_changes() {
         LiveObject {
             object,
             last_applied: None,
+            predicted: None,
         },
     );
     let plan = plan(&desired, &live, &DiffOptions::default());
@@ -153,6 +155,7 @@ fn json_tells_removal_from_null() {
         LiveObject {
             object,
             last_applied: Some(cm("x", json!({"drop": "w"}))),
+            predicted: None,
         },
     );
     let value = render_json(&plan(&desired, &live, &DiffOptions::default()));

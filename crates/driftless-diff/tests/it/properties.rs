@@ -138,6 +138,7 @@ fn live_state(objects: &[(Object, Option<Object>)], inventory: &[ObjectId]) -> L
             LiveObject {
                 object: object.clone(),
                 last_applied: last_applied.clone(),
+                predicted: None,
             },
         );
     }

@@ -128,6 +128,7 @@ fn live() -> LiveState {
             LiveObject {
                 object,
                 last_applied: applied.map(self::object),
+                predicted: None,
             },
         );
     }

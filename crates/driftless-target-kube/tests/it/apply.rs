@@ -196,8 +196,8 @@ async fn drift_made_with_kubectl_is_put_back() {
     assert_eq!(settings["data"], json!({"mode": "fast", "size": "10"}));
     assert!(get(&ns, "configmap", "gone").is_some());
 
-    // Someone changes a value we own: the plan shows the field; applying it conflicts
-    // with the manager that changed it until --force takes the field back.
+    // Someone changes a value we own: the plan shows the field, and applying takes it
+    // back from the manager that changed it, with no flag.
     ns.kubectl(&[
         "patch",
         "configmap",
@@ -212,22 +212,10 @@ async fn drift_made_with_kubectl_is_put_back() {
     let Action::Update { fields, .. } = &plan.changes[0].action else {
         panic!("expected an update: {plan:#?}");
     };
-    assert_eq!(fields.len(), 1);
+    assert_eq!(fields.len(), 1, "{fields:#?}");
     assert_eq!(fields[0].path, "/data/mode");
     assert_eq!(fields[0].live, Some(json!("slow")));
-    let err = target
-        .apply(&plan, &ApplyOptions::default())
-        .await
-        .unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains(".data.mode") && msg.contains("kubectl-patch"),
-        "{msg}"
-    );
-    target
-        .apply(&plan, &ApplyOptions::default().force(true))
-        .await
-        .unwrap();
+    target.apply(&plan, &ApplyOptions::default()).await.unwrap();
     assert_eq!(
         get(&ns, "configmap", "settings").unwrap()["data"]["mode"],
         "fast"

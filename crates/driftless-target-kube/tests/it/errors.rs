@@ -4,15 +4,15 @@
 use std::sync::{Arc, Mutex};
 
 use driftless_core::{Action, ApplyOptions, Change, Object, ObjectSet, Plan, Target};
-use driftless_target_kube::{Error, FieldConflict, KubeOptions, KubeTarget};
+use driftless_target_kube::{KubeOptions, KubeTarget};
 use driftless_testkit::kube::TestNamespace;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
-use crate::support::{config_map, get, objects, reconcile, target};
+use crate::support::{config_map, objects, reconcile, target};
 
 #[tokio::test]
-async fn conflict_names_field_and_manager_and_force_takes_over() {
+async fn fields_of_another_manager_are_taken_over_without_force() {
     let ns = TestNamespace::new("conflict");
     let out = ns.kubectl_output(
         &["apply", "--server-side", "--field-manager=other-tool", "-f", "-"],
@@ -26,30 +26,16 @@ async fn conflict_names_field_and_manager_and_force_takes_over() {
     let target = target(&ns, "conflict").await;
     let desired = || objects([config_map("shared", json!({"mode": "fast"}))]);
 
-    let err = reconcile(&target, desired(), ApplyOptions::default())
-        .await
-        .unwrap_err();
-    match err.downcast_ref::<Error>() {
-        Some(Error::Conflict { id, conflicts }) => {
-            assert_eq!(id.name(), "shared");
-            assert_eq!(
-                conflicts,
-                &[FieldConflict {
-                    field: ".data.mode".into(),
-                    manager: "other-tool".into()
-                }]
-            );
-        }
-        other => panic!("expected a conflict, got {other:?}"),
-    }
-    assert_eq!(
-        get(&ns, "configmap", "shared").unwrap()["data"]["mode"],
-        "slow"
-    );
-
-    let (_, report) = reconcile(&target, desired(), ApplyOptions::default().force(true))
+    // Git wins: the plan shows the one field that changes, and the apply takes it.
+    let (plan, report) = reconcile(&target, desired(), ApplyOptions::default())
         .await
         .unwrap();
+    let Action::Update { fields, .. } = &plan.changes[0].action else {
+        panic!("expected an update: {plan:#?}");
+    };
+    let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
+    assert!(paths.contains(&"/data/mode"), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.contains("theirs")), "{paths:?}");
     assert_eq!(report.updated.len(), 1);
     let live = ns.kubectl(&[
         "get",
@@ -179,9 +165,14 @@ async fn mock_target(mock: &Mock, dir: &tempfile::TempDir) -> KubeTarget {
         ),
     )
     .unwrap();
-    KubeTarget::from_kubeconfig(KubeOptions::default().kubeconfig(&path).applyset("m"))
-        .await
-        .unwrap()
+    KubeTarget::from_kubeconfig(
+        KubeOptions::default()
+            .kubeconfig(&path)
+            .applyset("m")
+            .applyset_namespace("mock"),
+    )
+    .await
+    .unwrap()
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Value {

@@ -4,11 +4,14 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
 mod apply;
+mod apps;
 mod client;
 mod crd;
 mod dry_run;
 mod errors;
 mod health;
 mod immutable;
+mod inventory;
+mod ownership;
 mod prune;
 mod support;

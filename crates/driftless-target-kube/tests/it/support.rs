@@ -1,8 +1,6 @@
 //! Shared helpers: a target per test namespace, and one reconcile (prepare, live, plan,
 //! apply) as the pipeline runs it.
 
-use std::time::Duration;
-
 use driftless_core::{ApplyOptions, ApplyReport, Object, ObjectSet, Plan, Target, TargetError};
 use driftless_diff::DiffOptions;
 use driftless_target_kube::{KubeOptions, KubeTarget};
@@ -10,14 +8,8 @@ use driftless_testkit::kube::{TestNamespace, kubeconfig};
 use serde_json::Value;
 
 /// A target whose default namespace is `ns` and whose ApplySet is named `applyset`.
-/// Health is checked once, without waiting.
 pub(crate) async fn target(ns: &TestNamespace, applyset: &str) -> KubeTarget {
-    target_with(
-        ns,
-        applyset,
-        KubeOptions::default().health_timeout(Duration::ZERO),
-    )
-    .await
+    target_with(ns, applyset, KubeOptions::default()).await
 }
 
 /// Like [`target`], from the given options.
@@ -63,11 +55,43 @@ pub(crate) async fn reconcile(
     desired: ObjectSet,
     options: ApplyOptions,
 ) -> Result<(Plan, ApplyReport), TargetError> {
-    let desired = target.prepare(desired).await?;
-    let live = target.live(&desired).await?;
-    let plan = driftless_diff::plan(&desired, &live, &DiffOptions::default());
+    reconcile_with(target, desired, options, &DiffOptions::default()).await
+}
+
+/// [`reconcile`] with the differ's options (ignore rules).
+pub(crate) async fn reconcile_with(
+    target: &KubeTarget,
+    desired: ObjectSet,
+    options: ApplyOptions,
+    diff: &DiffOptions,
+) -> Result<(Plan, ApplyReport), TargetError> {
+    let plan = plan_with(target, desired, diff).await?;
     let report = target.apply(&plan, &options).await?;
     Ok((plan, report))
+}
+
+/// What a reconcile would do: prepare, read live state, plan.
+pub(crate) async fn plan_with(
+    target: &KubeTarget,
+    desired: ObjectSet,
+    diff: &DiffOptions,
+) -> Result<Plan, TargetError> {
+    let desired = target.prepare(desired).await?;
+    let live = target.live(&desired).await?;
+    Ok(driftless_diff::plan(&desired, &live, diff))
+}
+
+/// An application of `tests/data` with `${NS}` replaced by the test's namespace.
+pub(crate) fn app(file: &str, ns: &TestNamespace) -> ObjectSet {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace("${NS}", ns.name());
+    let values = driftless_core::yaml::from_str_multi(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    objects(values.into_iter().filter(|v| !v.is_null()))
 }
 
 /// `kubectl get` of one object as JSON, or `None` when it does not exist.
