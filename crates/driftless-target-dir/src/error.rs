@@ -172,8 +172,8 @@ pub enum Error {
     /// them two owners that prune each other's objects.
     #[error(
         "refusing to apply to dir:{dir} as {name:?} objects that belong to another inventory: \
-         {}; take them over with the adopt option (--adopt), or remove them from one of the \
-         two apps",
+         {}; apply under the owner's name if it is the same app, take them over with the \
+         adopt option (--adopt), or remove them from one of the two apps",
         owned_list(conflicts, name)
     )]
     Owned {

@@ -722,6 +722,12 @@ async fn kube_target(
     if let Some(name) = &options.inventory_name {
         kube_options = kube_options.applyset(name);
     }
+    if options.adopt {
+        // Taking objects over from another ApplySet is the Kubernetes target's to do.
+        return Err(Box::new(Error::Spec(
+            "the kube target cannot adopt objects of other ApplySets yet".into(),
+        )));
+    }
     Ok(Arc::new(KubeTarget::from_kubeconfig(kube_options).await?))
 }
 
