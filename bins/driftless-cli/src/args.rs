@@ -18,7 +18,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Render a source into objects, printed as multi-document YAML.
+    /// Render a source into objects, printed as multi-document YAML (or a JSON list).
     ///
     /// A folder holding a kustomization file is rendered as a Kustomize overlay;
     /// otherwise every YAML and JSON file below it is read.
@@ -69,6 +69,7 @@ pub(crate) enum Command {
 pub(crate) struct SourceArgs {
     /// A directory, a git URL (https, http, ssh, git, file, user@host:path) or
     /// oci://HOST/REPO[:TAG|@DIGEST].
+    #[arg(help_heading = None)]
     pub(crate) source: String,
     /// Follow this branch.
     #[arg(long, group = "reference")]

@@ -94,7 +94,7 @@ pub(crate) fn delete_summary(report: &ApplyReport, target: &str, name: &str) -> 
     }
     let _ = writeln!(
         out,
-        "{name} on {target}{}: {} deleted, {} kept",
+        "{name} on {target}{}: {} {verb}deleted, {} kept",
         if report.dry_run { " (dry run)" } else { "" },
         report.pruned.len(),
         report.prune_skipped.len(),

@@ -236,3 +236,35 @@ fn diff_and_dry_run_never_create_the_target_directory() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!work.path().join("live").exists());
 }
+
+#[test]
+fn two_configured_apps_on_one_directory_never_prune_each_other() {
+    let work = tempfile::tempdir().unwrap();
+    write(&work.path().join("web/cm.yaml"), &config_map("web", "1"));
+    write(&work.path().join("db/cm.yaml"), &config_map("db", "1"));
+    write(
+        &work.path().join("agent.yaml"),
+        "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\nstateDir: state\napps:\n\
+         - name: web\n  source: {url: web}\n  target: dir:live\n  prune: true\n\
+         - name: db\n  source: {url: db}\n  target: dir:live\n  prune: true\n",
+    );
+    let mut pruned = 0;
+    for _ in 0..5 {
+        let out = driftless(
+            work.path(),
+            &["sync", "--config", "agent.yaml", "-o", "json"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for result in results.as_array().unwrap() {
+            assert_eq!(result["result"], "Succeeded", "{result}");
+            pruned += result["pruned"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(pruned, 0, "cross prunes");
+    let live = work.path().join("live");
+    assert!(live.join("web/core_ConfigMap/web.yaml").is_file());
+    assert!(live.join("web/core_ConfigMap/db.yaml").is_file());
+    assert!(live.join(".driftless/inventories/web.json").is_file());
+    assert!(live.join(".driftless/inventories/db.json").is_file());
+}
