@@ -866,6 +866,40 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn target_options_reach_the_target_or_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = TargetSpec::Dir(dir.path().join("live"));
+        let open = |options: TargetOptions| {
+            let spec = spec.clone();
+            async move { open_target(&spec, &options).await.map(|_| ()) }
+        };
+        open(
+            TargetOptions::default()
+                .inventory_name("web")
+                .namespace("prod"),
+        )
+        .await
+        .unwrap();
+        let err = open(TargetOptions::default().inventory_name("a/b"))
+            .await
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("InvalidName"), "{err:?}");
+        let err = open(TargetOptions::default().kubeconfig("/k"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("kube targets"), "{err}");
+        // Opening a directory target creates nothing.
+        assert!(!dir.path().join("live").exists());
+
+        let kube = TargetSpec::Kube(Some("a".into()));
+        let err = open_target(&kube, &TargetOptions::default().context("b"))
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().contains("name one"), "{err}");
+    }
+
     #[test]
     fn targets_by_form() {
         assert_eq!(
