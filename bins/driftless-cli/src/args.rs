@@ -18,19 +18,27 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Render a source into objects, printed as multi-document YAML.
+    /// Render a source into objects, printed as multi-document YAML (or a JSON list).
     ///
     /// A folder holding a kustomization file is rendered as a Kustomize overlay;
     /// otherwise every YAML and JSON file below it is read.
     Render(RenderArgs),
-    /// Compare a source with a target. Exit code 0: same, 1: differs, 2: error.
+    /// Compare a source with a target, or two revisions of a source (--rev). Exit code
+    /// 0: same, 1: differs, 2: error.
     Diff(DiffArgs),
-    /// Apply a source to a target.
+    /// Apply a source to a target; with --prune, delete what it applied before and no
+    /// longer desires.
     Apply(ApplyArgs),
     /// Resolve and fetch a source; print its revision (e.g. main@sha1:<hex>).
     Fetch(FetchArgs),
     /// Package a directory as an OCI artifact (Flux's format) and push it.
     Push(PushArgs),
+    /// Uninstall an app: delete every object its inventory holds, then the inventory.
+    ///
+    /// The inventory is the one `apply` kept for the same SOURCE and --path, or the
+    /// one named by --name. Objects annotated driftless.dev/prune: disabled are left
+    /// in place.
+    Delete(DeleteArgs),
     /// Reconcile the apps of an agent configuration once, without a daemon.
     Sync(crate::commands::sync::SyncArgs),
     /// The apps of a running agent: revision, readiness, last sync.
@@ -45,13 +53,23 @@ pub(crate) enum Command {
     Resume(crate::commands::agent::AppArgs),
     /// Pin an app to a revision it applied before, until it is resumed.
     Rollback(crate::commands::agent::RollbackArgs),
+    /// Print a shell completion script: driftless completion bash|zsh|fish.
+    ///
+    /// bash: driftless completion bash > ~/.local/share/bash-completion/completions/driftless
+    ///
+    /// zsh: driftless completion zsh > "${fpath[1]}/_driftless"
+    ///
+    /// fish: driftless completion fish > ~/.config/fish/completions/driftless.fish
+    Completion(CompletionArgs),
 }
 
 /// Where desired state comes from.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Source")]
 pub(crate) struct SourceArgs {
     /// A directory, a git URL (https, http, ssh, git, file, user@host:path) or
     /// oci://HOST/REPO[:TAG|@DIGEST].
+    #[arg(help_heading = None)]
     pub(crate) source: String,
     /// Follow this branch.
     #[arg(long, group = "reference")]
@@ -62,16 +80,12 @@ pub(crate) struct SourceArgs {
     /// Follow the highest tag matching this semver range (e.g. ">=1.2, <2").
     #[arg(long, group = "reference")]
     pub(crate) semver: Option<String>,
-    /// Use this commit (with --branch: on that branch).
+    /// Use this commit (with --branch: on that branch); for OCI, a digest.
     #[arg(long, conflicts_with_all = ["tag", "semver"])]
     pub(crate) commit: Option<String>,
-    /// The folder inside the source to render.
+    /// The folder inside the source to use.
     #[arg(long)]
     pub(crate) path: Option<PathBuf>,
-    /// How to render: auto (kustomize when a kustomization file is present), plain or
-    /// kustomize.
-    #[arg(long, default_value = "auto")]
-    pub(crate) render: String,
     /// Where fetched sources are cached (default ~/.cache/driftless).
     #[arg(long, env = "DRIFTLESS_CACHE_DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
@@ -80,9 +94,11 @@ pub(crate) struct SourceArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub(crate) timeout: Option<std::time::Duration>,
     #[command(flatten)]
-    pub(crate) auth: AuthArgs,
+    pub(crate) credentials: CredentialArgs,
     #[command(flatten)]
-    pub(crate) post_build: PostBuildArgs,
+    pub(crate) ssh: SshArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 /// SOPS decryption and Flux-style variable substitution, applied while rendering.
@@ -107,9 +123,35 @@ pub(crate) struct PostBuildArgs {
     pub(crate) age_identity: Vec<PathBuf>,
 }
 
-/// Credentials, always read from files so they stay out of shell history and logs.
+/// How a source is rendered.
 #[derive(Debug, Args)]
-pub(crate) struct AuthArgs {
+#[command(next_help_heading = "Source")]
+pub(crate) struct RenderWithArgs {
+    /// How to render: auto (Kustomize when the folder holds a kustomization file,
+    /// plain YAML otherwise), plain or kustomize.
+    #[arg(long, value_enum, default_value_t = RenderMode::Auto)]
+    pub(crate) render: RenderMode,
+    #[command(flatten)]
+    pub(crate) post_build: PostBuildArgs,
+}
+
+/// How to render a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RenderMode {
+    /// Kustomize when the folder holds a kustomization file, plain YAML otherwise.
+    Auto,
+    /// Every YAML and JSON file below the folder.
+    Plain,
+    /// The folder as a Kustomize overlay.
+    Kustomize,
+}
+
+/// Credentials for git over HTTP and OCI registries, always read from files so they
+/// stay out of shell history and logs.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials")]
+#[allow(clippy::struct_field_names)] // the fields are the flags --token-file, --username-file…
+pub(crate) struct CredentialArgs {
     /// A file holding a token (git over HTTPS, OCI registry token).
     #[arg(long, env = "DRIFTLESS_TOKEN_FILE")]
     pub(crate) token_file: Option<PathBuf>,
@@ -119,14 +161,27 @@ pub(crate) struct AuthArgs {
     /// A file holding the password or access token (with --username-file).
     #[arg(long, env = "DRIFTLESS_PASSWORD_FILE", requires = "username_file")]
     pub(crate) password_file: Option<PathBuf>,
+}
+
+/// SSH credentials for git.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials")]
+pub(crate) struct SshArgs {
     /// An SSH private key, for ssh:// and user@host:path URLs.
     #[arg(long, env = "DRIFTLESS_SSH_KEY_FILE")]
     pub(crate) ssh_key_file: Option<PathBuf>,
     /// The known_hosts file the server's key is checked against (with --ssh-key-file).
     #[arg(long, env = "DRIFTLESS_KNOWN_HOSTS_FILE")]
     pub(crate) known_hosts_file: Option<PathBuf>,
-    /// Docker's config.json to take registry credentials from.
-    #[arg(long, env = "DOCKER_CONFIG_FILE")]
+}
+
+/// How to reach OCI registries.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials")]
+pub(crate) struct RegistryArgs {
+    /// Docker's configuration directory, holding the config.json that registry
+    /// credentials are taken from (default: ~/.docker).
+    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
     pub(crate) docker_config: Option<PathBuf>,
     /// Allow plain HTTP to registries that are not on the loopback interface.
     #[arg(long)]
@@ -135,11 +190,11 @@ pub(crate) struct AuthArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct FetchArgs {
-    #[command(flatten)]
-    pub(crate) source: SourceArgs,
     /// Also copy the fetched tree (the --path folder of it) into this directory.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -148,8 +203,6 @@ pub(crate) struct PushArgs {
     pub(crate) dir: PathBuf,
     /// Where to push: oci://HOST/REPO:TAG.
     pub(crate) reference: String,
-    #[command(flatten)]
-    pub(crate) auth: AuthArgs,
     /// The source URL to record (default: the git remote of DIR's checkout).
     #[arg(long)]
     pub(crate) source: Option<String>,
@@ -159,6 +212,10 @@ pub(crate) struct PushArgs {
     /// Output format.
     #[arg(short, long, default_value = "human")]
     pub(crate) output: Format,
+    #[command(flatten)]
+    pub(crate) credentials: CredentialArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 /// Output formats.
@@ -175,37 +232,70 @@ pub(crate) enum Format {
 
 #[derive(Debug, Args)]
 pub(crate) struct RenderArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml)]
+    pub(crate) output: ObjectFormat,
     #[command(flatten)]
     pub(crate) source: SourceArgs,
-    /// Output format: yaml (default, multi-document) or json (a list).
-    #[arg(short, long, default_value = "yaml")]
-    pub(crate) output: Format,
+    #[command(flatten)]
+    pub(crate) render: RenderWithArgs,
 }
 
-/// Where objects are applied.
+/// How objects are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ObjectFormat {
+    /// Multi-document YAML, `---` between objects.
+    Yaml,
+    /// A JSON list of objects.
+    Json,
+}
+
+/// Where objects are applied, and the inventory kept there.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Target")]
 pub(crate) struct TargetArgs {
     /// dir:PATH, kube or kube:CONTEXT.
     #[arg(long, short = 't')]
     pub(crate) target: Option<String>,
-    /// The name of the inventory kept on the target (default: the source's folder
-    /// name): apps sharing a target must use different names.
+    /// The name of the inventory kept on the target (the app's name; the ApplySet on
+    /// Kubernetes). Default: derived from the whole source (URL or absolute path, and
+    /// --path), e.g. prod-1f0c6b9a2e. Apps sharing a target must use different names.
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// The namespace of namespaced objects that name none (default: the kubeconfig
+    /// context's namespace for kube, `default` for dir:).
+    #[arg(long, short = 'n')]
+    pub(crate) namespace: Option<String>,
+    #[command(flatten)]
+    pub(crate) kube: KubeArgs,
+}
+
+/// How to reach a Kubernetes cluster.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Kubernetes")]
+pub(crate) struct KubeArgs {
+    /// The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: the current one); same as --target kube:CONTEXT.
+    #[arg(long)]
+    pub(crate) context: Option<String>,
+}
+
+/// Fields that never count as drift.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Target")]
+pub(crate) struct IgnoreArgs {
     /// Never count this field as drift: a JSON pointer, optionally for one kind or
     /// object only: `/spec/replicas`, `Deployment=/spec/replicas`,
     /// `Deployment/web=/spec/replicas`. Repeatable.
     #[arg(long = "ignore", value_name = "[KIND[/NAME]=]POINTER")]
-    pub(crate) ignore: Vec<String>,
+    pub(crate) rules: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("against").required(true).args(["target", "rev"])))]
 pub(crate) struct DiffArgs {
-    #[command(flatten)]
-    pub(crate) source: SourceArgs,
-    #[command(flatten)]
-    pub(crate) target: TargetArgs,
     /// Compare two revisions of SOURCE instead of a target: A..B (commits, branches or
     /// tags), rendered without any cluster. Exit code 1 when they differ.
     #[arg(long, value_name = "A..B", conflicts_with = "target")]
@@ -216,6 +306,14 @@ pub(crate) struct DiffArgs {
     /// Colour the human diff: auto (on a terminal), always, never.
     #[arg(long, default_value = "auto")]
     pub(crate) color: Color,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    pub(crate) render: RenderWithArgs,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    #[command(flatten)]
+    pub(crate) ignore: IgnoreArgs,
 }
 
 /// When to colour output.
@@ -233,13 +331,13 @@ pub(crate) enum Color {
 #[allow(clippy::struct_excessive_bools)] // each bool is a command-line switch
 #[command(group(ArgGroup::new("to").required(true).args(["target"])))]
 pub(crate) struct ApplyArgs {
-    #[command(flatten)]
-    pub(crate) source: SourceArgs,
-    #[command(flatten)]
-    pub(crate) target: TargetArgs,
-    /// Delete objects applied before and no longer desired.
+    /// Delete objects applied before under this inventory name and no longer desired.
     #[arg(long)]
     pub(crate) prune: bool,
+    /// Take over objects that another inventory (another app) holds, instead of
+    /// refusing to apply them.
+    #[arg(long)]
+    pub(crate) adopt: bool,
     /// Change nothing; show what would change.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -253,4 +351,39 @@ pub(crate) struct ApplyArgs {
     /// Output format.
     #[arg(short, long, default_value = "human")]
     pub(crate) output: Format,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    pub(crate) render: RenderWithArgs,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    #[command(flatten)]
+    pub(crate) ignore: IgnoreArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("identity").required(true).multiple(true).args(["source", "name"])))]
+#[command(group(ArgGroup::new("to").required(true).args(["target"])))]
+pub(crate) struct DeleteArgs {
+    /// The source the app was applied from, to derive its inventory name (as apply
+    /// does); not fetched. Give --name instead when the app was applied with one.
+    pub(crate) source: Option<String>,
+    /// The folder inside the source the app was applied from (with SOURCE).
+    #[arg(long, requires = "source")]
+    pub(crate) path: Option<PathBuf>,
+    /// Change nothing; show what would be deleted.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Output format.
+    #[arg(short, long, default_value = "human")]
+    pub(crate) output: Format,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }

@@ -4,15 +4,24 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::process::ExitCode;
 
+use driftless::core::ApplyReport;
 use driftless::{ObjectSet, SyncReport};
 use serde_json::Value;
 
-use crate::args::Format;
+use crate::args::{Format, ObjectFormat};
 
 /// Writes text to stdout as is.
 pub(crate) fn text(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Writes bytes to stdout as they are.
+pub(crate) fn bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes)?;
     stdout.flush()?;
     Ok(())
 }
@@ -28,8 +37,8 @@ pub(crate) fn value(value: &Value, format: Format) -> anyhow::Result<()> {
 }
 
 /// Writes objects as multi-document YAML (`---` between documents) or a JSON list.
-pub(crate) fn objects(objects: &ObjectSet, format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
+pub(crate) fn objects(objects: &ObjectSet, format: ObjectFormat) -> anyhow::Result<()> {
+    if format == ObjectFormat::Json {
         let list: Vec<&Value> = objects.iter().map(driftless::Object::as_value).collect();
         return text(&format!("{}\n", serde_json::to_string_pretty(&list)?));
     }
@@ -44,7 +53,7 @@ pub(crate) fn objects(objects: &ObjectSet, format: Format) -> anyhow::Result<()>
 }
 
 /// A few lines saying what an apply did.
-pub(crate) fn sync_summary(report: &SyncReport, target: &str) -> String {
+pub(crate) fn sync_summary(report: &SyncReport, target: &str, name: &str) -> String {
     let applied = &report.applied;
     let mut out = String::new();
     let verb = if applied.dry_run { "would be " } else { "" };
@@ -62,13 +71,33 @@ pub(crate) fn sync_summary(report: &SyncReport, target: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "{} to {target}{}: {} created, {} updated, {} pruned, {} unchanged",
+        "{} to {target} as {name}{}: {} created, {} updated, {} pruned, {} unchanged",
         report.revision,
         if applied.dry_run { " (dry run)" } else { "" },
         applied.created.len(),
         applied.updated.len(),
         applied.pruned.len(),
         applied.unchanged.len(),
+    );
+    out
+}
+
+/// A few lines saying what a delete did.
+pub(crate) fn delete_summary(report: &ApplyReport, target: &str, name: &str) -> String {
+    let mut out = String::new();
+    let verb = if report.dry_run { "would be " } else { "" };
+    for id in &report.pruned {
+        let _ = writeln!(out, "{id} {verb}deleted");
+    }
+    for id in &report.prune_skipped {
+        let _ = writeln!(out, "{id} kept (prune disabled)");
+    }
+    let _ = writeln!(
+        out,
+        "{name} on {target}{}: {} {verb}deleted, {} kept",
+        if report.dry_run { " (dry run)" } else { "" },
+        report.pruned.len(),
+        report.prune_skipped.len(),
     );
     out
 }

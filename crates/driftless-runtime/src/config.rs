@@ -508,16 +508,12 @@ impl AppConfig {
     /// The reference this app follows.
     pub fn source_ref(&self) -> SourceRef {
         let s = &self.source;
-        match (&s.branch, &s.tag, &s.semver, &s.commit) {
-            (branch, _, _, Some(id)) => SourceRef::Commit {
-                id: id.clone(),
-                branch: branch.clone(),
-            },
-            (Some(branch), ..) => SourceRef::Branch(branch.clone()),
-            (_, Some(tag), ..) => SourceRef::Tag(tag.clone()),
-            (_, _, Some(range), _) => SourceRef::Semver(range.clone()),
-            _ => SourceRef::Default,
-        }
+        SourceRef::select(
+            s.branch.as_deref(),
+            s.tag.as_deref(),
+            s.semver.as_deref(),
+            s.commit.as_deref(),
+        )
     }
 
     /// The pipeline options this app asks for.
@@ -589,26 +585,13 @@ impl AuthConfig {
     /// The credentials as the sources take them. Validation made sure that at most one
     /// kind is given, and whole.
     pub fn to_auth(&self) -> SourceAuth {
-        if let Some(token_file) = &self.token_file {
-            return SourceAuth::Token {
-                token_file: token_file.clone(),
-            };
-        }
-        if let (Some(username_file), Some(password_file)) =
-            (&self.username_file, &self.password_file)
-        {
-            return SourceAuth::Basic {
-                username_file: username_file.clone(),
-                password_file: password_file.clone(),
-            };
-        }
-        if let Some(key_file) = &self.ssh_key_file {
-            return SourceAuth::Ssh {
-                key_file: key_file.clone(),
-                known_hosts_file: self.known_hosts_file.clone(),
-            };
-        }
-        SourceAuth::None
+        let mut files = driftless::spec::CredentialFiles::default();
+        files.token_file.clone_from(&self.token_file);
+        files.username_file.clone_from(&self.username_file);
+        files.password_file.clone_from(&self.password_file);
+        files.ssh_key_file.clone_from(&self.ssh_key_file);
+        files.known_hosts_file.clone_from(&self.known_hosts_file);
+        files.to_auth()
     }
 }
 

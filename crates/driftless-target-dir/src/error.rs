@@ -155,6 +155,49 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// The inventory name is not 1 to 63 letters, digits, `-`, `_` or `.` starting with
+    /// a letter or digit.
+    #[error(
+        "invalid inventory name {name:?} for dir:{dir}: use 1 to 63 letters, digits, '-', '_' \
+         or '.', starting with a letter or digit"
+    )]
+    InvalidName {
+        /// The target directory.
+        dir: PathBuf,
+        /// The name given.
+        name: String,
+    },
+
+    /// Objects to apply belong to another name's inventory: applying them would give
+    /// them two owners that prune each other's objects.
+    #[error(
+        "refusing to apply to dir:{dir} as {name:?} objects that belong to another inventory: \
+         {}; apply under the owner's name if it is the same app, take them over with the \
+         adopt option (--adopt), or remove them from one of the two apps",
+        owned_list(conflicts, name)
+    )]
+    Owned {
+        /// The target directory.
+        dir: PathBuf,
+        /// The name applying.
+        name: String,
+        /// Each object and the name of the inventory that holds it.
+        conflicts: Vec<(ObjectId, String)>,
+    },
+
+    /// A rendered object cannot be placed: giving it the default namespace (or taking
+    /// a cluster-scoped kind's away) made its id the same as another object's.
+    #[error("cannot prepare object {id} for dir:{dir}")]
+    Prepare {
+        /// The target directory.
+        dir: PathBuf,
+        /// The object.
+        id: Box<ObjectId>,
+        /// The cause.
+        #[source]
+        source: Box<driftless_core::Error>,
+    },
+
     /// A plan entry whose desired object does not have the entry's id.
     #[error("invalid plan: the entry for {id} holds the object {found}")]
     PlanMismatch {
@@ -173,6 +216,20 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
+}
+
+/// `id (owned by "a", not "b")`, for the first few objects, and how many more.
+fn owned_list(conflicts: &[(ObjectId, String)], name: &str) -> String {
+    const SHOWN: usize = 5;
+    let mut list: Vec<String> = conflicts
+        .iter()
+        .take(SHOWN)
+        .map(|(id, owner)| format!("{id} (owned by {owner:?}, not {name:?})"))
+        .collect();
+    if conflicts.len() > SHOWN {
+        list.push(format!("and {} more", conflicts.len() - SHOWN));
+    }
+    list.join(", ")
 }
 
 impl From<Error> for TargetError {

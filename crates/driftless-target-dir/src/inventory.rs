@@ -1,12 +1,17 @@
-//! The inventory: what this target applied, kept in `.driftless/inventory.json`.
+//! The inventories: what each name applied to this target, kept in
+//! `.driftless/inventories/<name>.json`.
 //!
-//! For every object applied and not deleted since, it holds the object as it was last
+//! For every object a name applied and not deleted since, it holds the object as it was last
 //! applied, so that a later plan knows which fields were ours. While an apply writes
 //! objects that are new to the inventory, their ids are listed as `pending`: should the
 //! apply be killed before it records them, the next one adopts those whose file holds
 //! exactly what was being written, so they can still be pruned. The file is JSON (a
 //! machine file, not for hand-editing), sorted by id so that the same inventory is
-//! always the same bytes.
+//! always the same bytes. An inventory left empty is removed.
+//!
+//! Directories applied to before inventories had names hold one unnamed inventory,
+//! `.driftless/inventory.json`: the first name applied to such a directory takes it
+//! over (a rename, so it is never claimed twice).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -18,7 +23,7 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::fsutil;
-use crate::layout::{INVENTORY_FILE, STATE_DIR};
+use crate::layout::{INVENTORIES_DIR, LEGACY_INVENTORY_FILE, STATE_DIR};
 
 const API_VERSION: &str = "driftless.dev/v1alpha1";
 const KIND: &str = "DirInventory";
@@ -56,20 +61,110 @@ struct FileIn {
     pending: BTreeMap<String, Value>,
 }
 
-/// The path of the inventory of the target directory `root`.
-pub(crate) fn path(root: &Path) -> PathBuf {
-    root.join(STATE_DIR).join(INVENTORY_FILE)
+/// The folder of the inventories of the target directory `root`.
+fn dir(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join(INVENTORIES_DIR)
 }
 
-/// Reads the inventory of `root`; a directory without one has applied nothing.
-pub(crate) fn read(root: &Path) -> Result<State, Error> {
-    let path = path(root);
-    let bytes = match std::fs::read(&path) {
+/// The path of the inventory `name` of the target directory `root`.
+pub(crate) fn path(root: &Path, name: &str) -> PathBuf {
+    dir(root).join(format!("{name}.json"))
+}
+
+/// The path of the unnamed inventory of directories applied to before inventories had
+/// names.
+pub(crate) fn legacy_path(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join(LEGACY_INVENTORY_FILE)
+}
+
+/// Whether `name` can name an inventory: 1 to 63 letters, digits, `-`, `_` or `.`,
+/// starting with a letter or digit (so it is a plain file name, as app names are).
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Reads the inventory `name` of `root`. A name without one has applied nothing, unless
+/// the directory still holds the unnamed inventory of an older driftless: that one is
+/// read in its place, as the first apply under `name` takes it over
+/// ([`take_over_legacy`]).
+pub(crate) fn read(root: &Path, name: &str) -> Result<State, Error> {
+    match read_file(&path(root, name))? {
+        Some(state) => Ok(state),
+        None => Ok(read_file(&legacy_path(root))?.unwrap_or_default()),
+    }
+}
+
+/// Reads one inventory file; `None` when there is none.
+fn read_file(path: &Path) -> Result<Option<State>, Error> {
+    let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
-        Err(source) => return Err(Error::InventoryIo { path, source }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::InventoryIo {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
-    parse(&path, &bytes)
+    parse(path, &bytes).map(Some)
+}
+
+/// Makes the unnamed inventory of an older driftless the inventory `name`, when `name`
+/// has none: one rename, so no other name can take it as well. Call under the lock.
+pub(crate) fn take_over_legacy(root: &Path, name: &str) -> Result<(), Error> {
+    let legacy = legacy_path(root);
+    let own = path(root, name);
+    if own.exists() || !legacy.exists() {
+        return Ok(());
+    }
+    let io_error = |source| Error::InventoryIo {
+        path: legacy.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir(root)).map_err(io_error)?;
+    std::fs::rename(&legacy, &own).map_err(io_error)?;
+    fsutil::sync_dir(&dir(root)).map_err(io_error)?;
+    fsutil::sync_dir(&root.join(STATE_DIR)).map_err(io_error)?;
+    tracing::info!(
+        from = %legacy.display(),
+        to = %own.display(),
+        "the unnamed inventory of this directory is now the inventory {name:?}"
+    );
+    Ok(())
+}
+
+/// Reads every inventory of `root` but `name`'s, by name.
+pub(crate) fn read_others(root: &Path, name: &str) -> Result<BTreeMap<String, State>, Error> {
+    let dir = dir(root);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(source) => return Err(Error::InventoryIo { path: dir, source }),
+    };
+    let mut others = BTreeMap::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::InventoryIo {
+            path: dir.clone(),
+            source,
+        })?;
+        let file_name = entry.file_name();
+        let Some(other) = file_name
+            .to_str()
+            .and_then(|f| f.strip_suffix(".json"))
+            .filter(|other| is_valid_name(other) && *other != name)
+        else {
+            continue;
+        };
+        if let Some(state) = read_file(&entry.path())? {
+            others.insert(other.to_owned(), state);
+        }
+    }
+    Ok(others)
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<State, Error> {
@@ -148,10 +243,19 @@ pub(crate) fn to_bytes(objects: &Inventory, pending: &Inventory) -> Vec<u8> {
     bytes
 }
 
-/// Writes the inventory of `root` atomically, unless the file already holds exactly
-/// these bytes (then nothing is written). Returns whether it wrote.
-pub(crate) fn write(root: &Path, objects: &Inventory, pending: &Inventory) -> Result<bool, Error> {
-    let path = path(root);
+/// Writes the inventory `name` of `root` atomically, unless the file already holds
+/// exactly these bytes (then nothing is written); an empty inventory is removed.
+/// Returns whether it changed the file.
+pub(crate) fn write(
+    root: &Path,
+    name: &str,
+    objects: &Inventory,
+    pending: &Inventory,
+) -> Result<bool, Error> {
+    let path = path(root, name);
+    if objects.is_empty() && pending.is_empty() {
+        return remove(root, &path);
+    }
     let bytes = to_bytes(objects, pending);
     match std::fs::read(&path) {
         Ok(old) if old == bytes => return Ok(false),
@@ -163,11 +267,31 @@ pub(crate) fn write(root: &Path, objects: &Inventory, pending: &Inventory) -> Re
         path: path.clone(),
         source,
     };
-    let dir = root.join(STATE_DIR);
+    let dir = dir(root);
     std::fs::create_dir_all(&dir).map_err(io_error)?;
     fsutil::sweep_temp_files(&dir);
     fsutil::atomic_write(&path, &bytes).map_err(io_error)?;
     fsutil::sync_dir(&dir).map_err(io_error)?;
+    Ok(true)
+}
+
+/// Removes the inventory file `path` (an inventory left empty, so a name that holds
+/// nothing leaves no trace). Returns whether there was one.
+fn remove(root: &Path, path: &Path) -> Result<bool, Error> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(Error::InventoryIo {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
+    fsutil::sync_dir(&dir(root)).map_err(|source| Error::InventoryIo {
+        path: path.to_owned(),
+        source,
+    })?;
     Ok(true)
 }
 
@@ -184,38 +308,76 @@ mod tests {
     #[test]
     fn round_trips_and_skips_identical_writes() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(read(dir.path()).unwrap(), State::default());
+        assert_eq!(read(dir.path(), "web").unwrap(), State::default());
         let inventory: Inventory = [cm("b"), cm("a")]
             .into_iter()
             .map(|o| (o.id(), o))
             .collect();
-        assert!(write(dir.path(), &inventory, &Inventory::new()).unwrap());
-        assert_eq!(read(dir.path()).unwrap().objects, inventory);
-        assert!(!write(dir.path(), &inventory, &Inventory::new()).unwrap());
-        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        assert!(write(dir.path(), "web", &inventory, &Inventory::new()).unwrap());
+        assert_eq!(read(dir.path(), "web").unwrap().objects, inventory);
+        assert!(!write(dir.path(), "web", &inventory, &Inventory::new()).unwrap());
+        let text = std::fs::read_to_string(path(dir.path(), "web")).unwrap();
         assert!(text.find("/ConfigMap//a").unwrap() < text.find("/ConfigMap//b").unwrap());
         assert!(!text.contains("pending"));
 
         let pending: Inventory = [cm("c")].into_iter().map(|o| (o.id(), o)).collect();
-        assert!(write(dir.path(), &inventory, &pending).unwrap());
-        let state = read(dir.path()).unwrap();
+        assert!(write(dir.path(), "web", &inventory, &pending).unwrap());
+        let state = read(dir.path(), "web").unwrap();
         assert_eq!((state.objects, state.pending), (inventory, pending));
+
+        // Each name its own; an empty inventory leaves no file.
+        assert_eq!(read(dir.path(), "db").unwrap(), State::default());
+        assert_eq!(read_others(dir.path(), "db").unwrap().len(), 1);
+        assert!(read_others(dir.path(), "web").unwrap().is_empty());
+        assert!(write(dir.path(), "web", &Inventory::new(), &Inventory::new()).unwrap());
+        assert!(!path(dir.path(), "web").exists());
+        assert!(!write(dir.path(), "web", &Inventory::new(), &Inventory::new()).unwrap());
+    }
+
+    #[test]
+    fn the_first_name_takes_over_the_unnamed_inventory() {
+        let dir = tempfile::tempdir().unwrap();
+        let inventory: Inventory = [cm("a")].into_iter().map(|o| (o.id(), o)).collect();
+        std::fs::create_dir(dir.path().join(STATE_DIR)).unwrap();
+        std::fs::write(
+            legacy_path(dir.path()),
+            to_bytes(&inventory, &Inventory::new()),
+        )
+        .unwrap();
+        // Read as the inventory of any name that has none, until one takes it over.
+        assert_eq!(read(dir.path(), "web").unwrap().objects, inventory);
+        take_over_legacy(dir.path(), "web").unwrap();
+        assert!(!legacy_path(dir.path()).exists());
+        assert_eq!(read(dir.path(), "web").unwrap().objects, inventory);
+        assert_eq!(read(dir.path(), "db").unwrap(), State::default());
+        take_over_legacy(dir.path(), "db").unwrap();
+        assert_eq!(read(dir.path(), "db").unwrap(), State::default());
+    }
+
+    #[test]
+    fn names_are_plain_file_names() {
+        for good in ["web", "a", "team-a.web_1", &"n".repeat(63)] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        for bad in ["", ".web", "-web", "a/b", "..", "a b", &"n".repeat(64)] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
     }
 
     #[test]
     fn corrupt_inventory_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join(STATE_DIR)).unwrap();
+        std::fs::create_dir_all(super::dir(dir.path())).unwrap();
         for bad in [
             "not json",
             r#"{"apiVersion": "x", "kind": "DirInventory", "objects": {}}"#,
             r#"{"apiVersion": "driftless.dev/v1alpha1", "kind": "DirInventory", "objects": {"bad": {}}}"#,
             r#"{"apiVersion": "driftless.dev/v1alpha1", "kind": "DirInventory", "objects": {"/ConfigMap//a": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}}}"#,
         ] {
-            std::fs::write(path(dir.path()), bad).unwrap();
-            let err = read(dir.path()).unwrap_err();
+            std::fs::write(path(dir.path(), "web"), bad).unwrap();
+            let err = read(dir.path(), "web").unwrap_err();
             assert!(matches!(err, Error::InventoryCorrupt { .. }), "{err}");
-            assert!(err.to_string().contains("inventory.json"), "{err}");
+            assert!(err.to_string().contains("inventories/web.json"), "{err}");
         }
     }
 }

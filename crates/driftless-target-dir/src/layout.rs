@@ -8,14 +8,17 @@ use std::path::PathBuf;
 
 use driftless_core::ObjectId;
 
-/// The folder of cluster-scoped objects (and objects without a namespace).
+/// The folder of cluster-scoped objects.
 pub const CLUSTER_DIR: &str = "_cluster";
 /// How the core API group (`""`, as in `apiVersion: v1`) is written in folder names.
 pub const CORE_GROUP: &str = "core";
 /// The folder, inside the target directory, of the target's own state.
 pub const STATE_DIR: &str = ".driftless";
-/// The inventory file, inside [`STATE_DIR`].
-pub const INVENTORY_FILE: &str = "inventory.json";
+/// The folder, inside [`STATE_DIR`], of the inventories: `<name>.json` for each name.
+pub const INVENTORIES_DIR: &str = "inventories";
+/// The single, unnamed inventory that directories applied to before inventories had
+/// names, inside [`STATE_DIR`]. It becomes the inventory of the first name applied.
+pub const LEGACY_INVENTORY_FILE: &str = "inventory.json";
 /// The lock file, inside [`STATE_DIR`].
 pub const LOCK_FILE: &str = "lock";
 

@@ -43,11 +43,36 @@
 //! the object: nothing is ever written outside the directory, and folders on the way
 //! that are symbolic links are refused.
 //!
-//! `.driftless/` holds the target's own state: `inventory.json` and `lock`.
+//! `.driftless/` holds the target's own state: `inventories/<name>.json` and `lock`.
+//!
+//! # Namespaces
+//!
+//! [`prepare`](driftless_core::Target::prepare) places objects as kubectl would: a
+//! namespaced kind that names no namespace gets [`DirTargetOptions::namespace`]
+//! (`default` unless set), a cluster-scoped kind loses any namespace it names. The
+//! built-in cluster-scoped kinds are known; a custom kind's scope comes from its
+//! CustomResourceDefinition, among the objects applied or already in the directory;
+//! any other kind is namespaced (as Kustomize assumes). A target read or applied to
+//! without `prepare` (a plan made by hand) keeps objects as they are.
+//!
+//! # Several apps in one directory
+//!
+//! Each inventory has a name ([`DirTargetOptions::name`], the app's name), and apps
+//! sharing a directory use different names: each prunes only what its own inventory
+//! holds. Applying an object that another name's inventory holds fails with
+//! [`Error::Owned`], naming both, unless [`DirTargetOptions::adopt`] is set: then the
+//! object leaves the other inventory and joins this one. An inventory left empty (the
+//! app deleted everything it applied) is removed.
+//!
+//! A directory applied to before inventories had names holds one unnamed inventory,
+//! `.driftless/inventory.json`: until a name takes it over, it is read as the inventory
+//! of any name that has none, and the first apply that writes takes it over for its
+//! name (a rename under the lock, so only one name can).
 //!
 //! # Inventory and prune
 //!
-//! The inventory records every object this target applied, as it was last applied (so
+//! The inventory records every object this target applied under its name, as it was
+//! last applied (so
 //! [`LiveObject::last_applied`](driftless_core::LiveObject::last_applied) is known).
 //! [`live`](driftless_core::Target::live) reads only the files of desired ids and
 //! inventory ids, never a directory scan. Prune deletes only files of ids in the
@@ -72,7 +97,8 @@
 //! writes to their folder. An object already as desired is
 //! not written, and an inventory that did not change is not either, so an unchanged
 //! re-apply writes nothing. A dry run writes nothing at all: no files, folders,
-//! inventory or lock.
+//! inventory or lock, and a missing target directory stays missing (it reads as empty
+//! and is created by the first apply that writes).
 //!
 //! # Hand edits
 //!
@@ -101,8 +127,13 @@ mod error;
 mod fsutil;
 mod inventory;
 mod layout;
+mod scope;
 mod target;
 
 pub use error::Error;
-pub use layout::{CLUSTER_DIR, CORE_GROUP, INVENTORY_FILE, LOCK_FILE, STATE_DIR};
-pub use target::{DirTarget, DirTargetOptions, PRUNE_ANNOTATION, PRUNE_DISABLED};
+pub use layout::{
+    CLUSTER_DIR, CORE_GROUP, INVENTORIES_DIR, LEGACY_INVENTORY_FILE, LOCK_FILE, STATE_DIR,
+};
+pub use target::{
+    DEFAULT_NAME, DEFAULT_NAMESPACE, DirTarget, DirTargetOptions, PRUNE_ANNOTATION, PRUNE_DISABLED,
+};

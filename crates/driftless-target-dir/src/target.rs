@@ -1,6 +1,6 @@
 //! [`DirTarget`]: the [`Target`] implementation.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 
 use crate::inventory::{self, Inventory};
 use crate::layout::{self, LOCK_FILE, STATE_DIR};
-use crate::{Error, fsutil};
+use crate::{Error, fsutil, scope};
 
 /// How many threads write object files at once. Each write ends with a flush to disk
 /// that mostly waits, so more threads than cores pay off.
@@ -33,18 +33,37 @@ pub const PRUNE_ANNOTATION: &str = "driftless.dev/prune";
 /// The value of [`PRUNE_ANNOTATION`] that disables pruning.
 pub const PRUNE_DISABLED: &str = "disabled";
 
+/// The inventory name of a target opened without one.
+pub const DEFAULT_NAME: &str = "default";
+/// The namespace of namespaced objects that name none, unless set otherwise.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
 /// How a [`DirTarget`] behaves.
 ///
 /// ```
 /// use std::time::Duration;
 /// use driftless_target_dir::DirTargetOptions;
 ///
-/// let options = DirTargetOptions::default().lock_timeout(Duration::from_secs(5));
+/// let options = DirTargetOptions::default()
+///     .name("web")
+///     .namespace("prod")
+///     .lock_timeout(Duration::from_secs(5));
 /// assert_eq!(options.lock_timeout, Duration::from_secs(5));
+/// assert!(!options.adopt);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DirTargetOptions {
+    /// The name of the inventory this target keeps (the app's name): apps sharing a
+    /// directory each use their own, and never prune each other's objects. 1 to 63
+    /// letters, digits, `-`, `_` or `.`. Default: [`DEFAULT_NAME`].
+    pub name: String,
+    /// Take over objects that another name's inventory holds, instead of failing with
+    /// [`Error::Owned`]: they leave the other inventory and join this one.
+    pub adopt: bool,
+    /// The namespace given to namespaced objects that name none (as kubectl does).
+    /// Default: [`DEFAULT_NAMESPACE`].
+    pub namespace: String,
     /// How long an apply waits for another process applying to the same directory to
     /// finish before it gives up with [`Error::LockTimeout`]. Default: 60 seconds.
     pub lock_timeout: Duration,
@@ -53,12 +72,36 @@ pub struct DirTargetOptions {
 impl Default for DirTargetOptions {
     fn default() -> Self {
         Self {
+            name: DEFAULT_NAME.to_owned(),
+            adopt: false,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
             lock_timeout: Duration::from_secs(60),
         }
     }
 }
 
 impl DirTargetOptions {
+    /// Sets [`name`](Self::name).
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets [`adopt`](Self::adopt).
+    #[must_use]
+    pub fn adopt(mut self, adopt: bool) -> Self {
+        self.adopt = adopt;
+        self
+    }
+
+    /// Sets [`namespace`](Self::namespace).
+    #[must_use]
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
     /// Sets [`lock_timeout`](Self::lock_timeout).
     #[must_use]
     pub fn lock_timeout(mut self, lock_timeout: Duration) -> Self {
@@ -69,7 +112,7 @@ impl DirTargetOptions {
 
 /// A directory that stands for a live system: each object is one YAML file at
 /// `<namespace or _cluster>/<group>_<kind>/<name>.yaml` (the core group written
-/// `core`), and `.driftless/` holds the inventory and the apply lock.
+/// `core`), and `.driftless/` holds the inventories and the apply lock.
 ///
 /// See the [crate documentation](crate) for what it guarantees.
 #[derive(Debug, Clone)]
@@ -79,28 +122,37 @@ pub struct DirTarget {
 }
 
 impl DirTarget {
-    /// A target on the directory `path`, created (with its parents) if missing.
+    /// A target on the directory `path`, with the inventory [`DEFAULT_NAME`]. A missing
+    /// directory reads as empty and is created (with its parents) by the first apply
+    /// that writes.
     pub fn new(path: impl Into<PathBuf>) -> Result<Self, Error> {
         Self::with_options(path, DirTargetOptions::default())
     }
 
-    /// A target on the directory `path` with the given options, created (with its
-    /// parents) if missing.
+    /// A target on the directory `path` with the given options. A missing directory
+    /// reads as empty and is created (with its parents) by the first apply that writes;
+    /// a path that exists must be a directory, and the name a valid inventory name.
     pub fn with_options(
         path: impl Into<PathBuf>,
         options: DirTargetOptions,
     ) -> Result<Self, Error> {
         let root = path.into();
-        let target_dir_error = |source| Error::TargetDir {
-            path: root.clone(),
-            source,
-        };
-        fs::create_dir_all(&root).map_err(target_dir_error)?;
-        if !fs::metadata(&root).map_err(target_dir_error)?.is_dir() {
-            return Err(target_dir_error(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                "not a directory",
-            )));
+        if !inventory::is_valid_name(&options.name) {
+            return Err(Error::InvalidName {
+                dir: root,
+                name: options.name,
+            });
+        }
+        match fs::metadata(&root) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::TargetDir {
+                    path: root,
+                    source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::TargetDir { path: root, source }),
         }
         Ok(Self { root, options })
     }
@@ -154,17 +206,25 @@ impl Target for DirTarget {
         format!("dir:{}", self.root.display())
     }
 
+    async fn prepare(&self, desired: ObjectSet) -> Result<ObjectSet, TargetError> {
+        let namespace = self.options.namespace.clone();
+        Ok(self
+            .blocking(move |root| scope::prepare(root, desired, &namespace))
+            .await?)
+    }
+
     async fn live(&self, desired: &ObjectSet) -> Result<LiveState, TargetError> {
         let ids: Vec<ObjectId> = desired.ids().cloned().collect();
-        Ok(self.blocking(move |root| live(root, &ids)).await?)
+        let name = self.options.name.clone();
+        Ok(self.blocking(move |root| live(root, &name, &ids)).await?)
     }
 
     async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
         let plan = plan.clone();
-        let options = *options;
-        let lock_timeout = self.options.lock_timeout;
+        let apply_options = *options;
+        let options = self.options.clone();
         Ok(self
-            .blocking(move |root| apply(root, &plan, options, lock_timeout))
+            .blocking(move |root| apply(root, &options, &plan, apply_options))
             .await?)
     }
 }
@@ -181,11 +241,11 @@ fn relative_path(root: &Path, id: &ObjectId) -> Result<PathBuf, Error> {
 }
 
 /// Reads the live state: the files of every desired id and every inventory member.
-fn live(root: &Path, desired: &[ObjectId]) -> Result<LiveState, Error> {
+fn live(root: &Path, name: &str, desired: &[ObjectId]) -> Result<LiveState, Error> {
     let inventory::State {
         objects: mut claimed,
         mut pending,
-    } = inventory::read(root)?;
+    } = inventory::read(root, name)?;
     pending.retain(|id, _| !claimed.contains_key(id));
     let mut inventory_ids: BTreeSet<ObjectId> = claimed.keys().cloned().collect();
     let desired_ids: HashSet<&ObjectId> = desired.iter().collect();
@@ -290,6 +350,7 @@ fn check_entries<'p>(root: &Path, plan: &'p Plan) -> Result<Vec<(&'p Change, Pat
 /// knows they are ours. Writes nothing when there are none.
 fn record_pending(
     root: &Path,
+    name: &str,
     entries: &[(&Change, PathBuf)],
     inventory: &Inventory,
 ) -> Result<(), Error> {
@@ -305,14 +366,14 @@ fn record_pending(
         })
         .collect();
     if !pending.is_empty() {
-        inventory::write(root, inventory, &pending)?;
+        inventory::write(root, name, inventory, &pending)?;
     }
     Ok(())
 }
 
 /// Adds to `inventory` the objects an interrupted apply was writing (`pending`) whose
 /// file holds exactly what was being written: that apply wrote them.
-fn adopt(
+fn recover_pending(
     root: &Path,
     files: &mut Files<'_>,
     inventory: &mut Inventory,
@@ -336,32 +397,107 @@ fn adopt(
     Ok(())
 }
 
+/// Makes sure that no object of `plan` belongs to another name's inventory. With
+/// `adopt`, such objects leave the other inventories (written at once unless this is a
+/// dry run, before this name claims them: an object is never in two inventories);
+/// without, they are an [`Error::Owned`] naming both owners.
+fn claim(root: &Path, target: &DirTargetOptions, plan: &Plan, dry_run: bool) -> Result<(), Error> {
+    let mut others = inventory::read_others(root, &target.name)?;
+    if others.is_empty() {
+        return Ok(());
+    }
+    let owners: HashMap<&ObjectId, &str> = others
+        .iter()
+        .flat_map(|(owner, state)| {
+            state
+                .objects
+                .keys()
+                .chain(state.pending.keys())
+                .map(move |id| (id, owner.as_str()))
+        })
+        .collect();
+    let mut taken: BTreeMap<String, Vec<ObjectId>> = BTreeMap::new();
+    for change in &plan.changes {
+        if change.action.desired().is_none() {
+            continue;
+        }
+        if let Some(owner) = owners.get(&change.id) {
+            taken
+                .entry((*owner).to_owned())
+                .or_default()
+                .push(change.id.clone());
+        }
+    }
+    if taken.is_empty() {
+        return Ok(());
+    }
+    if !target.adopt {
+        return Err(Error::Owned {
+            dir: root.to_owned(),
+            name: target.name.clone(),
+            conflicts: taken
+                .into_iter()
+                .flat_map(|(owner, ids)| ids.into_iter().map(move |id| (id, owner.clone())))
+                .collect(),
+        });
+    }
+    for (owner, ids) in taken {
+        let Some(state) = others.get_mut(&owner) else {
+            continue;
+        };
+        for id in &ids {
+            tracing::info!(object = %id, from = %owner, to = %target.name, "adopted");
+            state.objects.remove(id);
+            state.pending.remove(id);
+        }
+        if !dry_run {
+            inventory::write(root, &owner, &state.objects, &state.pending)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the target directory, takes its lock, and gives the unnamed inventory of an
+/// older driftless to this name if it has none.
+fn lock(root: &Path, target: &DirTargetOptions) -> Result<fsutil::DirLock, Error> {
+    fs::create_dir_all(root).map_err(|source| Error::TargetDir {
+        path: root.to_owned(),
+        source,
+    })?;
+    let lock = root.join(STATE_DIR).join(LOCK_FILE);
+    let lock = fsutil::lock(root, lock, target.lock_timeout)?;
+    inventory::take_over_legacy(root, &target.name)?;
+    Ok(lock)
+}
+
 /// Carries out a plan under the directory's lock.
 fn apply(
     root: &Path,
+    target: &DirTargetOptions,
     plan: &Plan,
     options: ApplyOptions,
-    lock_timeout: Duration,
 ) -> Result<ApplyReport, Error> {
     let dry_run = options.dry_run;
-    // A dry run creates nothing, not even the lock file.
+    let name = target.name.as_str();
+    // A dry run creates nothing, not even the target directory or the lock file.
     let _lock = if dry_run {
         None
     } else {
-        let lock = root.join(STATE_DIR).join(LOCK_FILE);
-        Some(fsutil::lock(root, lock, lock_timeout)?)
+        Some(lock(root, target)?)
     };
     let inventory::State {
         objects: mut next,
         pending: interrupted,
-    } = inventory::read(root)?;
+    } = inventory::read(root, name)?;
     let mut files = Files::new(root);
-    adopt(root, &mut files, &mut next, interrupted)?;
+    recover_pending(root, &mut files, &mut next, interrupted)?;
 
-    // Check every entry before touching anything: a bad name fails the whole apply.
+    // Check every entry before touching anything: a bad name, or an object of another
+    // inventory, fails the whole apply.
     let entries = check_entries(root, plan)?;
+    claim(root, target, plan, dry_run)?;
     if !dry_run {
-        record_pending(root, &entries, &next)?;
+        record_pending(root, name, &entries, &next)?;
     }
 
     let mut report = ApplyReport {
@@ -437,9 +573,10 @@ fn apply(
     // Objects first, made durable; the inventory last, so it never claims an object
     // whose file is not written.
     files.sync()?;
-    inventory::write(root, &next, &Inventory::new())?;
+    inventory::write(root, name, &next, &Inventory::new())?;
     tracing::info!(
         target = %format!("dir:{}", root.display()),
+        name,
         created = report.created.len(),
         updated = report.updated.len(),
         unchanged = report.unchanged.len(),

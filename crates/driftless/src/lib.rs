@@ -40,11 +40,15 @@ mod local;
 mod pipeline;
 pub mod postbuild;
 pub mod spec;
+mod uninstall;
 
 pub use error::Error;
 pub use local::{LocalSource, export_snapshot};
 pub use pipeline::{ObjectChange, Pipeline, PipelineOptions, Rendered, Stage, SyncReport};
-pub use spec::{SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec};
+pub use spec::{
+    CredentialFiles, SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec,
+};
+pub use uninstall::{UninstallOptions, uninstall};
 
 pub use driftless_core as core;
 pub use driftless_core::{Object, ObjectId, ObjectSet, Renderer, Revision, Source, Target};

@@ -33,6 +33,37 @@ pub enum SourceRef {
     },
 }
 
+impl SourceRef {
+    /// The reference that the branch, tag, semver and commit settings select, as both
+    /// the command line and the agent configuration name them: a commit (on the
+    /// branch, when one is given), else the branch, the tag, the semver range; none of
+    /// them: [`SourceRef::Default`].
+    ///
+    /// ```
+    /// use driftless::SourceRef;
+    ///
+    /// assert_eq!(SourceRef::select(Some("main"), None, None, None), SourceRef::Branch("main".into()));
+    /// assert_eq!(SourceRef::select(None, None, None, None), SourceRef::Default);
+    /// ```
+    pub fn select(
+        branch: Option<&str>,
+        tag: Option<&str>,
+        semver: Option<&str>,
+        commit: Option<&str>,
+    ) -> Self {
+        match (branch, tag, semver, commit) {
+            (branch, _, _, Some(id)) => Self::Commit {
+                id: id.to_owned(),
+                branch: branch.map(str::to_owned),
+            },
+            (Some(branch), ..) => Self::Branch(branch.to_owned()),
+            (_, Some(tag), ..) => Self::Tag(tag.to_owned()),
+            (_, _, Some(range), _) => Self::Semver(range.to_owned()),
+            _ => Self::Default,
+        }
+    }
+}
+
 const GIT_SCHEMES: [&str; 6] = [
     "https://",
     "http://",
@@ -76,6 +107,101 @@ impl FromStr for SourceSpec {
             )));
         }
         Ok(Self::Local(PathBuf::from(s)))
+    }
+}
+
+impl SourceSpec {
+    /// An inventory name derived from the source's full identity and the folder inside
+    /// it, for apps that are not given one: `<folder>-<hash>`, e.g. `prod-1f0c6b9a2e`,
+    /// where the hash is of the whole identity, so `teamA/web` and `teamB/web` (or two
+    /// repositories' `prod` overlays) never share a name.
+    ///
+    /// The identity is, for a local directory, its canonical path joined with `path`
+    /// (so `./deploy/prod` and `deploy` with the path `prod` are the same app, wherever
+    /// they are run from); for a git URL, the URL without a trailing `/` or `.git`, then
+    /// `//` and `path`; for an OCI artifact, the repository without tag or digest (two
+    /// tags of one artifact are two versions of one app), then `//` and `path`. The
+    /// same source written another way (`ssh://` instead of `https://`) is another
+    /// identity. The name is 1 to 63 lowercase letters, digits and `-`: valid for
+    /// every target.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use driftless::SourceSpec;
+    ///
+    /// let a: SourceSpec = "https://git.example.com/teamA/deploy.git".parse()?;
+    /// let b: SourceSpec = "https://git.example.com/teamB/deploy.git".parse()?;
+    /// let name = a.inventory_name(Path::new("web"));
+    /// assert!(name.starts_with("web-"));
+    /// assert_ne!(name, b.inventory_name(Path::new("web")));
+    /// # Ok::<(), driftless::Error>(())
+    /// ```
+    pub fn inventory_name(&self, path: &std::path::Path) -> String {
+        use sha2::{Digest, Sha256};
+
+        let folder = normalized_folder(path);
+        let identity = match self {
+            Self::Local(dir) => {
+                let full = dir.join(&folder);
+                let canonical = std::fs::canonicalize(&full)
+                    .or_else(|_| std::path::absolute(&full))
+                    .unwrap_or(full);
+                canonical.display().to_string()
+            }
+            Self::Git(url) => {
+                let url = url.trim_end_matches('/');
+                format!("{}//{folder}", url.strip_suffix(".git").unwrap_or(url))
+            }
+            Self::Oci(url) => format!("{}//{folder}", oci_repository(url)),
+        };
+        let readable = identity
+            .trim_end_matches('/')
+            .rsplit(['/', ':'])
+            .find(|part| !part.is_empty() && *part != ".")
+            .unwrap_or_default();
+        let mut readable: String = readable
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        readable = readable
+            .split('-')
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        readable.truncate(40);
+        let readable = readable.trim_end_matches('-');
+        let readable = if readable.is_empty() { "app" } else { readable };
+        let hash = hex::encode(Sha256::digest(identity.as_bytes()));
+        format!("{readable}-{}", &hash[..10])
+    }
+}
+
+/// A folder inside a source as `a/b`: no `.`, no leading or trailing `/`.
+fn normalized_folder(path: &std::path::Path) -> String {
+    path.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `oci://host[:port]/repo` of `oci://host[:port]/repo[:tag][@digest]`.
+fn oci_repository(url: &str) -> &str {
+    let url = url
+        .split_once('@')
+        .map_or(url, |(repository, _)| repository);
+    let last_slash = url.rfind('/').unwrap_or(0);
+    match url[last_slash..].find(':') {
+        Some(colon) => &url[..last_slash + colon],
+        None => url,
     }
 }
 
@@ -128,6 +254,111 @@ pub enum SourceAuth {
         /// The `config.json` file.
         config_file: PathBuf,
     },
+}
+
+/// The files credentials are read from, as the command line (`--token-file`, …) and
+/// the agent configuration (`auth: {tokenFile: …}`) name them.
+///
+/// When several kinds are given, the first complete one wins, in this order: an SSH
+/// key, a username with a password, a token, Docker's configuration. (The agent
+/// configuration allows only one kind; the command line takes some from environment
+/// variables, which is why an order is needed.)
+///
+/// ```
+/// use driftless::{SourceAuth, spec::CredentialFiles};
+///
+/// let files = CredentialFiles::default().token_file("/run/token").ssh_key_file("/run/id");
+/// assert!(matches!(files.to_auth(), SourceAuth::Ssh { .. }));
+/// assert_eq!(CredentialFiles::default().to_auth(), SourceAuth::None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CredentialFiles {
+    /// A file holding a token.
+    pub token_file: Option<PathBuf>,
+    /// A file holding a username (with [`password_file`](Self::password_file)).
+    pub username_file: Option<PathBuf>,
+    /// A file holding a password (with [`username_file`](Self::username_file)).
+    pub password_file: Option<PathBuf>,
+    /// An SSH private key.
+    pub ssh_key_file: Option<PathBuf>,
+    /// The known_hosts file to check the SSH server's key against.
+    pub known_hosts_file: Option<PathBuf>,
+    /// Docker's `config.json`.
+    pub docker_config: Option<PathBuf>,
+}
+
+impl CredentialFiles {
+    /// Sets [`token_file`](Self::token_file).
+    #[must_use]
+    pub fn token_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.token_file = Some(path.into());
+        self
+    }
+
+    /// Sets [`username_file`](Self::username_file).
+    #[must_use]
+    pub fn username_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.username_file = Some(path.into());
+        self
+    }
+
+    /// Sets [`password_file`](Self::password_file).
+    #[must_use]
+    pub fn password_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.password_file = Some(path.into());
+        self
+    }
+
+    /// Sets [`ssh_key_file`](Self::ssh_key_file).
+    #[must_use]
+    pub fn ssh_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssh_key_file = Some(path.into());
+        self
+    }
+
+    /// Sets [`known_hosts_file`](Self::known_hosts_file).
+    #[must_use]
+    pub fn known_hosts_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.known_hosts_file = Some(path.into());
+        self
+    }
+
+    /// Sets [`docker_config`](Self::docker_config).
+    #[must_use]
+    pub fn docker_config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.docker_config = Some(path.into());
+        self
+    }
+
+    /// The credentials these files give, the first complete kind in the order above.
+    pub fn to_auth(&self) -> SourceAuth {
+        if let Some(key_file) = &self.ssh_key_file {
+            return SourceAuth::Ssh {
+                key_file: key_file.clone(),
+                known_hosts_file: self.known_hosts_file.clone(),
+            };
+        }
+        if let (Some(username_file), Some(password_file)) =
+            (&self.username_file, &self.password_file)
+        {
+            return SourceAuth::Basic {
+                username_file: username_file.clone(),
+                password_file: password_file.clone(),
+            };
+        }
+        if let Some(token_file) = &self.token_file {
+            return SourceAuth::Token {
+                token_file: token_file.clone(),
+            };
+        }
+        match &self.docker_config {
+            Some(config_file) => SourceAuth::DockerConfig {
+                config_file: config_file.clone(),
+            },
+            None => SourceAuth::None,
+        }
+    }
 }
 
 /// How to open a source: the revision to follow, credentials, where to cache.
@@ -391,13 +622,36 @@ impl fmt::Display for TargetSpec {
 #[non_exhaustive]
 pub struct TargetOptions {
     /// The name of the inventory the target keeps (the app name): two apps on one
-    /// target never prune each other's objects.
+    /// target never prune each other's objects. `None`: the target's default.
     pub inventory_name: Option<String>,
-    /// The namespace given to namespaced objects that name none (Kubernetes targets).
+    /// Take over objects that another inventory holds instead of refusing to apply
+    /// them.
+    pub adopt: bool,
+    /// The namespace given to namespaced objects that name none. `None`: the
+    /// kubeconfig context's namespace for `kube`, `default` for `dir:`.
     pub namespace: Option<String>,
+    /// The kubeconfig file (`kube` targets). `None`: `KUBECONFIG`, `~/.kube/config` or
+    /// the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (`kube` targets), for a spec that names none.
+    pub context: Option<String>,
 }
 
 impl TargetOptions {
+    /// Sets [`inventory_name`](Self::inventory_name).
+    #[must_use]
+    pub fn inventory_name(mut self, name: impl Into<String>) -> Self {
+        self.inventory_name = Some(name.into());
+        self
+    }
+
+    /// Sets [`adopt`](Self::adopt).
+    #[must_use]
+    pub fn adopt(mut self, adopt: bool) -> Self {
+        self.adopt = adopt;
+        self
+    }
+
     /// Sets [`namespace`](Self::namespace).
     #[must_use]
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
@@ -405,10 +659,17 @@ impl TargetOptions {
         self
     }
 
-    /// Sets [`inventory_name`](Self::inventory_name).
+    /// Sets [`kubeconfig`](Self::kubeconfig).
     #[must_use]
-    pub fn inventory_name(mut self, name: impl Into<String>) -> Self {
-        self.inventory_name = Some(name.into());
+    pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig = Some(path.into());
+        self
+    }
+
+    /// Sets [`context`](Self::context).
+    #[must_use]
+    pub fn context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
         self
     }
 }
@@ -424,14 +685,42 @@ pub async fn open_target(
     };
     match spec {
         TargetSpec::Dir(path) => {
-            let target =
-                driftless_target_dir::DirTarget::new(path).map_err(|e| open_error(Box::new(e)))?;
+            if options.kubeconfig.is_some() || options.context.is_some() {
+                return Err(Error::Spec(format!(
+                    "the target {spec} is a directory: a kubeconfig and its contexts are for \
+                     kube targets"
+                )));
+            }
+            let target = driftless_target_dir::DirTarget::with_options(path, dir_options(options))
+                .map_err(|e| open_error(Box::new(e)))?;
             Ok(Arc::new(target))
         }
-        TargetSpec::Kube(context) => kube_target(context.as_deref(), options)
-            .await
-            .map_err(open_error),
+        TargetSpec::Kube(context) => {
+            let context = match (context, &options.context) {
+                (Some(named), Some(given)) if named != given => {
+                    return Err(Error::Spec(format!(
+                        "the target {spec} names the context {named:?}, and the context \
+                         {given:?} is given too: name one"
+                    )));
+                }
+                (Some(context), _) | (None, Some(context)) => Some(context.as_str()),
+                (None, None) => None,
+            };
+            kube_target(context, options).await.map_err(open_error)
+        }
     }
+}
+
+/// The directory target's options from the target options.
+fn dir_options(options: &TargetOptions) -> driftless_target_dir::DirTargetOptions {
+    let mut dir_options = driftless_target_dir::DirTargetOptions::default().adopt(options.adopt);
+    if let Some(name) = &options.inventory_name {
+        dir_options = dir_options.name(name);
+    }
+    if let Some(namespace) = &options.namespace {
+        dir_options = dir_options.namespace(namespace);
+    }
+    dir_options
 }
 
 #[cfg(feature = "kube")]
@@ -445,12 +734,16 @@ async fn kube_target(
     if let Some(context) = context {
         kube_options = kube_options.context(context);
     }
-    if let Some(name) = &options.inventory_name {
-        kube_options = kube_options.applyset(name);
+    if let Some(path) = &options.kubeconfig {
+        kube_options = kube_options.kubeconfig(path);
     }
     if let Some(namespace) = &options.namespace {
         kube_options = kube_options.namespace(namespace);
     }
+    if let Some(name) = &options.inventory_name {
+        kube_options = kube_options.applyset(name);
+    }
+    kube_options = kube_options.adopt(options.adopt);
     Ok(Arc::new(KubeTarget::from_kubeconfig(kube_options).await?))
 }
 
@@ -470,6 +763,7 @@ async fn kube_target(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn sources_by_form() {
@@ -499,6 +793,127 @@ mod tests {
             SourceSpec::Local("C:dir".into())
         );
         assert!("s3://bucket/x".parse::<SourceSpec>().is_err());
+    }
+
+    #[test]
+    fn inventory_names_come_from_the_whole_identity() {
+        let name = |source: &str, path: &str| {
+            source
+                .parse::<SourceSpec>()
+                .unwrap()
+                .inventory_name(Path::new(path))
+        };
+        let web_a = name("https://h/teamA/deploy.git", "web");
+        assert!(web_a.starts_with("web-"), "{web_a}");
+        assert_eq!(web_a.len(), "web-".len() + 10);
+        assert_ne!(web_a, name("https://h/teamB/deploy.git", "web"));
+        assert_ne!(web_a, name("https://h/teamA/deploy.git", "api/web"));
+        // Written another way, the same identity.
+        assert_eq!(web_a, name("https://h/teamA/deploy", "./web/"));
+        assert_eq!(web_a, name("https://h/teamA/deploy.git/", "web"));
+        // Two tags of one artifact are one app.
+        let oci = name("oci://127.0.0.1:5000/team/app:v1", "");
+        assert!(oci.starts_with("app-"), "{oci}");
+        assert_eq!(oci, name("oci://127.0.0.1:5000/team/app:v2", ""));
+        assert_eq!(oci, name("oci://127.0.0.1:5000/team/app@sha256:abc", ""));
+        assert_eq!(oci, name("oci://127.0.0.1:5000/team/app", ""));
+        // A local folder, however it is reached.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("overlays/prod")).unwrap();
+        let root = dir.path().display().to_string();
+        let prod = name(&format!("{root}/overlays/prod"), "");
+        assert!(prod.starts_with("prod-"), "{prod}");
+        assert_eq!(prod, name(&format!("{root}/overlays/../overlays"), "prod"));
+        let other = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(other.path().join("prod")).unwrap();
+        assert_ne!(
+            prod,
+            name(&other.path().join("prod").display().to_string(), "")
+        );
+        // Always a valid name.
+        for odd in ["git@h:o/R_E.P.O.git", "https://h/", "/"] {
+            let n = name(odd, "");
+            assert!(
+                n.len() <= 63
+                    && n.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{n}"
+            );
+            assert!(!n.starts_with('-'), "{n}");
+        }
+    }
+
+    #[test]
+    fn credential_precedence_is_ssh_basic_token_docker() {
+        let all = CredentialFiles::default()
+            .token_file("t")
+            .username_file("u")
+            .password_file("p")
+            .ssh_key_file("k")
+            .docker_config("d");
+        assert!(matches!(all.to_auth(), SourceAuth::Ssh { .. }));
+        let mut files = all.clone();
+        files.ssh_key_file = None;
+        assert!(matches!(files.to_auth(), SourceAuth::Basic { .. }));
+        files.password_file = None;
+        assert!(matches!(files.to_auth(), SourceAuth::Token { .. }));
+        files.token_file = None;
+        assert!(matches!(files.to_auth(), SourceAuth::DockerConfig { .. }));
+        files.docker_config = None;
+        assert_eq!(files.to_auth(), SourceAuth::None);
+    }
+
+    #[test]
+    fn references_by_precedence() {
+        assert_eq!(
+            SourceRef::select(Some("b"), Some("t"), None, Some("c")),
+            SourceRef::Commit {
+                id: "c".into(),
+                branch: Some("b".into())
+            }
+        );
+        assert_eq!(
+            SourceRef::select(None, Some("t"), Some(">=1"), None),
+            SourceRef::Tag("t".into())
+        );
+        assert_eq!(
+            SourceRef::select(None, None, Some(">=1"), None),
+            SourceRef::Semver(">=1".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn target_options_reach_the_target_or_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = TargetSpec::Dir(dir.path().join("live"));
+        let open = |options: TargetOptions| {
+            let spec = spec.clone();
+            async move { open_target(&spec, &options).await.map(|_| ()) }
+        };
+        open(
+            TargetOptions::default()
+                .inventory_name("web")
+                .namespace("prod"),
+        )
+        .await
+        .unwrap();
+        let err = open(TargetOptions::default().inventory_name("a/b"))
+            .await
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("InvalidName"), "{err:?}");
+        let err = open(TargetOptions::default().kubeconfig("/k"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("kube targets"), "{err}");
+        // Opening a directory target creates nothing.
+        assert!(!dir.path().join("live").exists());
+
+        let kube = TargetSpec::Kube(Some("a".into()));
+        let err = open_target(&kube, &TargetOptions::default().context("b"))
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().contains("name one"), "{err}");
     }
 
     #[test]

@@ -16,13 +16,22 @@ pub(crate) async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let options = PipelineOptions::default()
         .apply(apply)
         .allow_empty(args.allow_empty);
-    let pipeline = super::pipeline(&args.source, &args.target, options).await?;
+    let (pipeline, name) = super::pipeline(
+        &args.source,
+        &args.render,
+        &args.target,
+        &args.ignore,
+        args.adopt,
+        options,
+    )
+    .await?;
     let report = pipeline.reconcile().await?;
     match args.output {
         Format::Human => {
             output::text(&output::sync_summary(
                 &report,
                 &pipeline.target().describe(),
+                &name,
             ))?;
         }
         format => output::value(&serde_json::to_value(&report)?, format)?,

@@ -10,7 +10,15 @@ use crate::args::{Color, DiffArgs, Format};
 use crate::output;
 
 pub(crate) async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = super::pipeline(&args.source, &args.target, PipelineOptions::default()).await?;
+    let (pipeline, _) = super::pipeline(
+        &args.source,
+        &args.render,
+        &args.target,
+        &args.ignore,
+        false,
+        PipelineOptions::default(),
+    )
+    .await?;
     let (_, plan, _) = pipeline.plan(None).await?;
     let color = match args.color {
         Color::Always => true,

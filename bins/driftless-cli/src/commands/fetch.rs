@@ -8,7 +8,7 @@ use crate::args::FetchArgs;
 use crate::output;
 
 pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
-    let (source, _) = super::open_source(&args.source)?;
+    let source = super::open_source(&args.source)?;
     tracing::info!(source = %source.describe(), "resolving");
     let revision = source
         .resolve()

@@ -1,20 +1,25 @@
 //! One module per command; each returns the process exit code.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use driftless::diff::IgnoreRule;
 use driftless::{
-    Pipeline, PipelineOptions, SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions,
-    TargetSpec,
+    CredentialFiles, Pipeline, PipelineOptions, SourceAuth, SourceOptions, SourceRef, SourceSpec,
+    TargetOptions, TargetSpec,
 };
 
-use driftless::diff::IgnoreRule;
-
-use crate::args::{AuthArgs, Command, SourceArgs, TargetArgs};
+use crate::args::{
+    Command, CredentialArgs, IgnoreArgs, RegistryArgs, RenderMode, RenderWithArgs, SourceArgs,
+    SshArgs, TargetArgs,
+};
 
 pub(crate) mod agent;
 mod apply;
+mod completion;
+mod delete;
 mod diff;
 mod fetch;
 mod push;
@@ -31,6 +36,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Diff(args) => diff::run(args).await,
         Command::Apply(args) => apply::run(args).await,
+        Command::Delete(args) => delete::run(args).await,
         Command::Fetch(args) => fetch::run(args).await,
         Command::Push(args) => push::run(args).await,
         Command::Sync(args) => sync::run(args).await,
@@ -40,36 +46,54 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Suspend(args) => agent::act(args, agent::Action::Suspend).await,
         Command::Resume(args) => agent::act(args, agent::Action::Resume).await,
         Command::Rollback(args) => agent::rollback(args).await,
+        Command::Completion(args) => completion::run(&args),
     }
 }
 
-/// The source, options and renderer the source arguments name.
-pub(crate) fn open_source(
+/// The source the source arguments name, following their reference.
+pub(crate) fn open_source(args: &SourceArgs) -> anyhow::Result<Arc<dyn driftless::Source>> {
+    let reference = SourceRef::select(
+        args.branch.as_deref(),
+        args.tag.as_deref(),
+        args.semver.as_deref(),
+        args.commit.as_deref(),
+    );
+    open_source_at(args, reference)
+}
+
+/// The source the source arguments name, following `reference` instead of theirs.
+pub(crate) fn open_source_at(
     args: &SourceArgs,
-) -> anyhow::Result<(Arc<dyn driftless::Source>, Arc<dyn driftless::Renderer>)> {
+    reference: SourceRef,
+) -> anyhow::Result<Arc<dyn driftless::Source>> {
     let spec: SourceSpec = args.source.parse()?;
     let mut options = SourceOptions::default()
-        .reference(source_ref(args))
-        .auth(source_auth(&args.auth))
-        .insecure(args.auth.insecure)
+        .reference(reference)
+        .auth(source_auth(
+            &args.credentials,
+            Some(&args.ssh),
+            &args.registry,
+        ))
+        .insecure(args.registry.insecure)
         .timeout(args.timeout);
     if let Some(dir) = &args.cache_dir {
         options = options.cache_dir(dir);
     }
-    let source = driftless::spec::open_source(&spec, &options)?;
-    Ok((source, renderer(args)?))
+    Ok(driftless::spec::open_source(&spec, &options)?)
 }
 
-/// The renderer the source arguments ask for: the mode, SOPS decryption with the age
+/// The renderer the render arguments ask for: the mode, SOPS decryption with the age
 /// identities given, and substitution when variables are given.
-pub(crate) fn renderer(args: &SourceArgs) -> anyhow::Result<Arc<dyn driftless::Renderer>> {
+pub(crate) fn renderer(args: &RenderWithArgs) -> anyhow::Result<Arc<dyn driftless::Renderer>> {
     use driftless::postbuild::{RenderOptions, VarsFile, renderer_with, substitution};
+    use driftless::render::RenderMode as Mode;
     use driftless::sops::{Decryptor, Identities};
 
-    let mode: driftless::render::RenderMode = args
-        .render
-        .parse()
-        .with_context(|| format!("invalid --render {:?}", args.render))?;
+    let mode = match args.render {
+        RenderMode::Auto => Mode::Auto,
+        RenderMode::Plain => Mode::Plain,
+        RenderMode::Kustomize => Mode::Kustomize,
+    };
     let post = &args.post_build;
     let mut identities = Identities::from_env()?;
     for file in &post.age_identity {
@@ -116,75 +140,103 @@ pub(crate) fn renderer(args: &SourceArgs) -> anyhow::Result<Arc<dyn driftless::R
     Ok(renderer_with(&options))
 }
 
-/// The credentials the flags name (the first kind given wins).
-pub(crate) fn source_auth(args: &AuthArgs) -> SourceAuth {
-    if let Some(key_file) = &args.ssh_key_file {
-        return SourceAuth::Ssh {
-            key_file: key_file.clone(),
-            known_hosts_file: args.known_hosts_file.clone(),
-        };
+/// The credentials the flags name; see [`CredentialFiles`] for which kind wins.
+pub(crate) fn source_auth(
+    credentials: &CredentialArgs,
+    ssh: Option<&SshArgs>,
+    registry: &RegistryArgs,
+) -> SourceAuth {
+    let mut files = CredentialFiles::default();
+    files.token_file.clone_from(&credentials.token_file);
+    files.username_file.clone_from(&credentials.username_file);
+    files.password_file.clone_from(&credentials.password_file);
+    if let Some(ssh) = ssh {
+        files.ssh_key_file.clone_from(&ssh.ssh_key_file);
+        files.known_hosts_file.clone_from(&ssh.known_hosts_file);
     }
-    if let (Some(username_file), Some(password_file)) = (&args.username_file, &args.password_file) {
-        return SourceAuth::Basic {
-            username_file: username_file.clone(),
-            password_file: password_file.clone(),
-        };
-    }
-    if let Some(token_file) = &args.token_file {
-        return SourceAuth::Token {
-            token_file: token_file.clone(),
-        };
-    }
-    match &args.docker_config {
-        Some(config_file) => SourceAuth::DockerConfig {
-            config_file: config_file.clone(),
-        },
-        None => SourceAuth::None,
+    files.docker_config = registry.docker_config.as_deref().map(docker_config_file);
+    files.to_auth()
+}
+
+/// Docker's `config.json` in the configuration directory `dir` (as `DOCKER_CONFIG`
+/// names it); a file given instead is taken as it is.
+fn docker_config_file(dir: &Path) -> PathBuf {
+    if dir.is_file() {
+        dir.to_owned()
+    } else {
+        dir.join("config.json")
     }
 }
 
-fn source_ref(args: &SourceArgs) -> SourceRef {
-    match (&args.branch, &args.tag, &args.semver, &args.commit) {
-        (branch, _, _, Some(commit)) => SourceRef::Commit {
-            id: commit.clone(),
-            branch: branch.clone(),
-        },
-        (Some(branch), ..) => SourceRef::Branch(branch.clone()),
-        (_, Some(tag), ..) => SourceRef::Tag(tag.clone()),
-        (_, _, Some(range), _) => SourceRef::Semver(range.clone()),
-        _ => SourceRef::Default,
+/// The inventory name: the one given, or one derived from the whole source identity.
+pub(crate) fn inventory_name(
+    target: &TargetArgs,
+    source: Option<&str>,
+    path: Option<&Path>,
+) -> anyhow::Result<String> {
+    if let Some(name) = &target.name {
+        return Ok(name.clone());
     }
+    let source = source.context("give --name, or the source the app was applied from")?;
+    let spec: SourceSpec = source.parse()?;
+    let name = spec.inventory_name(path.unwrap_or_else(|| Path::new("")));
+    tracing::info!(%name, "inventory name derived from the source; --name sets one");
+    Ok(name)
 }
 
-/// A pipeline from the source and target arguments.
-pub(crate) async fn pipeline(
-    source_args: &SourceArgs,
-    target_args: &TargetArgs,
-    options: PipelineOptions,
-) -> anyhow::Result<Pipeline> {
-    let (source, renderer) = open_source(source_args)?;
-    let spec: TargetSpec = target_args
+/// Opens the target the target arguments name, keeping the inventory `name`.
+pub(crate) async fn open_target(
+    args: &TargetArgs,
+    name: &str,
+    adopt: bool,
+) -> anyhow::Result<Arc<dyn driftless::Target>> {
+    let spec: TargetSpec = args
         .target
         .as_deref()
         .context("--target is required")?
         .parse()?;
-    let name = target_args
-        .name
-        .clone()
-        .unwrap_or_else(|| default_inventory_name(source_args));
-    let target =
-        driftless::spec::open_target(&spec, &TargetOptions::default().inventory_name(name)).await?;
-    let rules = target_args
-        .ignore
+    let mut options = TargetOptions::default().inventory_name(name).adopt(adopt);
+    if let Some(namespace) = &args.namespace {
+        options = options.namespace(namespace);
+    }
+    if let Some(path) = &args.kube.kubeconfig {
+        options = options.kubeconfig(path);
+    }
+    if let Some(context) = &args.kube.context {
+        options = options.context(context);
+    }
+    Ok(driftless::spec::open_target(&spec, &options).await?)
+}
+
+/// A pipeline from the source, render, target and ignore arguments, and the name of
+/// the inventory it keeps.
+pub(crate) async fn pipeline(
+    source_args: &SourceArgs,
+    render_args: &RenderWithArgs,
+    target_args: &TargetArgs,
+    ignore_args: &IgnoreArgs,
+    adopt: bool,
+    options: PipelineOptions,
+) -> anyhow::Result<(Pipeline, String)> {
+    let source = open_source(source_args)?;
+    let name = inventory_name(
+        target_args,
+        Some(&source_args.source),
+        source_args.path.as_deref(),
+    )?;
+    let target = open_target(target_args, &name, adopt).await?;
+    let rules = ignore_args
+        .rules
         .iter()
         .map(|rule| ignore_rule(rule))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let diff = options.diff.clone().ignore_rules(rules);
-    Ok(Pipeline::from_dyn(source, renderer, target).with_options(
+    let pipeline = Pipeline::from_dyn(source, renderer(render_args)?, target).with_options(
         options
             .path(source_args.path.clone().unwrap_or_default())
             .diff(diff),
-    ))
+    );
+    Ok((pipeline, name))
 }
 
 /// `[KIND[/NAME]=]POINTER` as an ignore rule.
@@ -206,20 +258,4 @@ fn ignore_rule(text: &str) -> anyhow::Result<IgnoreRule> {
         }
     }
     Ok(rule)
-}
-
-/// The last component of the source's folder (or URL), e.g. `prod` for `./deploy/prod`.
-fn default_inventory_name(args: &SourceArgs) -> String {
-    let path = args
-        .path
-        .as_deref()
-        .unwrap_or_else(|| std::path::Path::new(""));
-    let joined = format!("{}/{}", args.source.trim_end_matches('/'), path.display());
-    joined
-        .trim_end_matches('/')
-        .rsplit(['/', ':'])
-        .find(|part| !part.is_empty() && *part != ".")
-        .unwrap_or("default")
-        .trim_end_matches(".git")
-        .to_owned()
 }

@@ -9,10 +9,10 @@ use crate::args::{Format, PushArgs};
 use crate::output;
 
 pub(crate) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
-    let auth = driftless::spec::oci_auth(&super::source_auth(&args.auth))?;
+    let auth = super::source_auth(&args.credentials, None, &args.registry);
     let mut options = PushOptions::default()
-        .auth(auth)
-        .insecure(args.auth.insecure);
+        .auth(driftless::spec::oci_auth(&auth)?)
+        .insecure(args.registry.insecure);
     if let Some(source) = &args.source {
         options = options.source(source);
     }

@@ -8,7 +8,8 @@ use crate::args::RenderArgs;
 use crate::output;
 
 pub(crate) async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let (source, renderer) = super::open_source(&args.source)?;
+    let source = super::open_source(&args.source)?;
+    let renderer = super::renderer(&args.render)?;
     let revision = source.resolve().await.context("resolving the source")?;
     let snapshot = source
         .fetch(&revision)

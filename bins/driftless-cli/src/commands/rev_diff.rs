@@ -9,9 +9,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use driftless::core::{LiveObject, LiveState};
 use driftless::diff::{DiffOptions, HumanOptions};
-use driftless::{ObjectSet, Revision, SourceOptions, SourceRef, SourceSpec};
+use driftless::{ObjectSet, Revision, SourceRef, SourceSpec};
 
-use crate::args::{Color, DiffArgs, Format, SourceArgs};
+use crate::args::{Color, DiffArgs, Format, RenderWithArgs, SourceArgs};
 use crate::output;
 
 pub(crate) async fn run(args: DiffArgs, range: &str) -> anyhow::Result<ExitCode> {
@@ -21,8 +21,8 @@ pub(crate) async fn run(args: DiffArgs, range: &str) -> anyhow::Result<ExitCode>
         .with_context(|| {
             format!("--rev {range:?}: write two revisions as A..B (commits, tags or branches)")
         })?;
-    let (old_revision, old) = render_at(&args.source, from).await?;
-    let (new_revision, new) = render_at(&args.source, to).await?;
+    let (old_revision, old) = render_at(&args.source, &args.render, from).await?;
+    let (new_revision, new) = render_at(&args.source, &args.render, to).await?;
     tracing::info!(from = %old_revision, to = %new_revision, "comparing renders");
     // The old render plays the live state, as if it had been applied by us: the plan
     // then shows what applying the new revision would create, change and prune.
@@ -62,7 +62,11 @@ pub(crate) async fn run(args: DiffArgs, range: &str) -> anyhow::Result<ExitCode>
 }
 
 /// Resolves `name` (a commit id, a branch or a tag) in the source and renders it.
-async fn render_at(args: &SourceArgs, name: &str) -> anyhow::Result<(Revision, ObjectSet)> {
+async fn render_at(
+    args: &SourceArgs,
+    render: &RenderWithArgs,
+    name: &str,
+) -> anyhow::Result<(Revision, ObjectSet)> {
     let spec: SourceSpec = args.source.parse()?;
     anyhow::ensure!(
         !matches!(spec, SourceSpec::Local(_)),
@@ -83,20 +87,14 @@ async fn render_at(args: &SourceArgs, name: &str) -> anyhow::Result<(Revision, O
     };
     let mut last_error = None;
     for reference in candidates {
-        let mut options = SourceOptions::default()
-            .reference(reference)
-            .timeout(args.timeout);
-        if let Some(dir) = &args.cache_dir {
-            options = options.cache_dir(dir);
-        }
-        let source = driftless::spec::open_source(&spec, &options)?;
+        let source = super::open_source_at(args, reference)?;
         match source.resolve().await {
             Ok(revision) => {
                 let snapshot = source
                     .fetch(&revision)
                     .await
                     .with_context(|| format!("fetching {revision}"))?;
-                let renderer = super::renderer(args)?;
+                let renderer = super::renderer(render)?;
                 let path = args.path.clone().unwrap_or_default();
                 let shown = path.display().to_string();
                 let objects = tokio::task::spawn_blocking(move || {

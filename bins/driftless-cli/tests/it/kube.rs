@@ -58,3 +58,56 @@ fn apply_diff_and_prune_on_a_cluster() {
         "{left}"
     );
 }
+
+#[test]
+fn kubeconfig_and_namespace_flags_then_delete() {
+    let kubeconfig = kubeconfig();
+    let ns = TestNamespace::new("cli-flags");
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    // No namespace in the file: -n decides, as with kubectl.
+    std::fs::write(
+        repo.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_driftless"));
+        command
+            .args(args)
+            .args(["--target", "kube", "--name", "flags", "-n", ns.name()])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .current_dir(work.path())
+            .env_remove("KUBECONFIG")
+            // No ~/.kube/config to fall back on: only --kubeconfig can work.
+            .env("HOME", work.path());
+        command.output().unwrap()
+    };
+    let out = run(&["apply", "repo", "--prune"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        ns.kubectl(&[
+            "get",
+            "configmap",
+            "settings",
+            "-o",
+            "jsonpath={.data.mode}"
+        ]),
+        "fast"
+    );
+
+    let out = run(&["delete", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would be deleted"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["delete"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1 deleted"), "{}", stdout(&out));
+    let left = ns.kubectl(&["get", "configmaps", "-o", "name"]);
+    assert!(!left.contains("configmap/settings"), "{left}");
+}

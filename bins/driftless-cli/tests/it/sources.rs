@@ -186,3 +186,91 @@ fn fetch_from_a_trickling_server_times_out_and_exits() {
         assert!(err.contains(shown), "{url}: {err}");
     }
 }
+
+#[test]
+fn docker_config_is_the_directory_docker_names() {
+    use base64::Engine as _;
+
+    let registry = Registry::start_with_htpasswd("robot", "s3cret");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("bundle")).unwrap();
+    std::fs::write(work.path().join("bundle/settings.yaml"), CONFIG_MAP).unwrap();
+    let url = registry.url("team/app");
+    let host = registry.host();
+    let docker = work.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("robot:s3cret");
+    std::fs::write(
+        docker.join("config.json"),
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    let reference = format!("{url}:v1");
+    let push = [
+        "push",
+        "bundle",
+        &reference,
+        "--source",
+        "https://example.invalid/x.git",
+    ];
+
+    // (HOME too, so that no ~/.docker/config.json of the machine is read.)
+    let home = [("HOME", work.path().as_os_str())];
+    let out = crate::driftless_env(work.path(), &push, &home);
+    assert_eq!(out.status.code(), Some(2), "pushed without credentials");
+    // DOCKER_CONFIG, as Docker reads it: the directory holding config.json.
+    let out = crate::driftless_env(work.path(), &push, &[("DOCKER_CONFIG", docker.as_os_str())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // And --docker-config, with the directory or the file itself.
+    let cache = work.path().join("cache");
+    for config in [docker.clone(), docker.join("config.json")] {
+        let out = driftless(
+            work.path(),
+            &[
+                "fetch",
+                &reference,
+                "--docker-config",
+                config.to_str().unwrap(),
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn diff_between_revisions_sends_the_credentials() {
+    let root = GitServerRoot::new();
+    let repo = root.create_repo("deploy");
+    repo.write("settings.yaml", CONFIG_MAP);
+    let first = repo.commit("first");
+    repo.write("settings.yaml", &CONFIG_MAP.replace("fast", "safe"));
+    let second = repo.commit("second");
+    repo.push();
+    let server = GitHttp::start_with_basic_auth(root.path(), "x-access-token", "t0ken");
+    let url = server.url("deploy");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("token"), "t0ken\n").unwrap();
+    let cache = work.path().join("cache");
+    let range = format!("{first}..{second}");
+    let diff = |extra: &[&str]| {
+        let mut args = vec![
+            "diff",
+            &url,
+            "--rev",
+            &range,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--color",
+            "never",
+        ];
+        args.extend_from_slice(extra);
+        driftless(work.path(), &args)
+    };
+    let out = diff(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let out = diff(&["--token-file", "token"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("safe"), "{}", stdout(&out));
+}

@@ -21,7 +21,7 @@ fn pending(root: &Path) -> Vec<String> {
 }
 
 fn section(root: &Path, name: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(root.join(".driftless/inventory.json")).unwrap();
+    let text = std::fs::read_to_string(root.join(".driftless/inventories/default.json")).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     value
         .get(name)
@@ -212,7 +212,7 @@ async fn temporary_files_of_an_interrupted_apply_are_removed() {
     // What a crash between writing and renaming leaves behind.
     let stale = [
         "web/core_ConfigMap/.driftless-tmp-Xy12ab",
-        ".driftless/.driftless-tmp-Qw34cd",
+        ".driftless/inventories/.driftless-tmp-Qw34cd",
     ];
     for path in stale {
         std::fs::write(dir.path().join(path), "half an obj").unwrap();

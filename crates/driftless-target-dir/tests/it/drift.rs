@@ -142,7 +142,7 @@ async fn corrupt_inventory_is_an_error_naming_it() {
     let target = DirTarget::new(dir.path()).unwrap();
     let desired = set([cm(None, "a", "1")]);
     sync(&target, &desired, ApplyOptions::default()).await;
-    let inventory = dir.path().join(".driftless/inventory.json");
+    let inventory = dir.path().join(".driftless/inventories/default.json");
     std::fs::write(&inventory, "{ truncated").unwrap();
 
     let err = target.live(&desired).await.unwrap_err();

@@ -62,14 +62,16 @@ async fn describe_names_the_directory() {
 }
 
 #[tokio::test]
-async fn new_creates_missing_directories_and_rejects_files() {
+async fn new_accepts_missing_directories_and_rejects_files() {
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("a/b/live");
-    DirTarget::new(&nested).unwrap();
+    let target = DirTarget::new(&nested).unwrap();
+    // Opening and reading create nothing: the first apply that writes does.
+    assert!(target.live(&set([])).await.unwrap().objects.is_empty());
+    assert!(!dir.path().join("a").exists());
+    sync(&target, &set([]), ApplyOptions::default()).await;
     assert!(nested.is_dir());
-    // Creating it writes nothing inside it.
     assert!(files(&nested).is_empty());
-    assert_eq!(std::fs::read_dir(&nested).unwrap().count(), 0);
 
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();
@@ -105,7 +107,11 @@ async fn inventory_lists_what_was_applied() {
         live.objects.keys().cloned().collect::<Vec<_>>(),
         desired.ids().cloned().collect::<Vec<_>>()
     );
-    assert!(dir.path().join(".driftless/inventory.json").is_file());
+    assert!(
+        dir.path()
+            .join(".driftless/inventories/default.json")
+            .is_file()
+    );
     assert!(dir.path().join(".driftless/lock").is_file());
 }
 

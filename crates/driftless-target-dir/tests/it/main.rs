@@ -12,4 +12,5 @@ mod names;
 mod props;
 mod prune;
 mod reapply;
+mod shared;
 mod with_differ;

@@ -50,7 +50,7 @@ async fn prune_deletes_objects_no_longer_desired_and_their_empty_folders() {
     let entries: Vec<String> = listing(dir.path()).into_keys().collect();
     assert_eq!(
         entries,
-        [".driftless", ".driftless/inventory.json", ".driftless/lock"]
+        [".driftless", ".driftless/inventories", ".driftless/lock"]
     );
     assert!(inventory(&target).await.is_empty());
 }

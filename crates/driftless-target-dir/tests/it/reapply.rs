@@ -56,7 +56,7 @@ async fn update_rewrites_only_the_changed_object() {
     assert_eq!(after[a], before[a], "the unchanged file is not touched");
     assert_ne!(after[b], before[b]);
     assert_eq!(read_object(&dir.path().join(b)), changed);
-    let inventory = ".driftless/inventory.json";
+    let inventory = ".driftless/inventories/default.json";
     assert_ne!(after[inventory], before[inventory]);
     // The inventory holds the object as last applied.
     let live = target.live(&desired).await.unwrap();
