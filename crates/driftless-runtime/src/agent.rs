@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use driftless::core::TargetEvent;
 use driftless::spec::{SourceRef, SourceSpec};
 use driftless::{Pipeline, Revision, Stage, SyncReport};
 use tokio::sync::{Notify, watch};
@@ -764,6 +765,13 @@ impl Agent {
         if let Ok(report) = &ended {
             self.applied(app, report);
         }
+        if let Some(event) = target_event(&ended, source_error.as_deref()) {
+            // Where the target's users look (a Kubernetes Event on the ApplySet parent);
+            // a failure to record it does not fail the reconcile.
+            if let Err(error) = app.pipeline.target().record_event(&event).await {
+                tracing::warn!(error = %error_chain(&error), "cannot record the event on the target");
+            }
+        }
         match (&ended, source_error) {
             (Ok(report), None) => {
                 let revision = report.revision.to_string();
@@ -1153,6 +1161,33 @@ fn new_sync(app: &str, trigger: &str, started: SystemTime, report: &SyncReport) 
         rendered: report.rendered,
         error: None,
     }
+}
+
+/// The event a reconcile leaves on its target: changes, failures, an unavailable
+/// source. A reconcile that changed nothing, or was cancelled, leaves none.
+fn target_event(
+    ended: &Result<SyncReport, driftless::Error>,
+    source_error: Option<&str>,
+) -> Option<TargetEvent> {
+    let (warning, reason, message) = match (ended, source_error) {
+        (Ok(report), None) if report.changes.is_empty() => return None,
+        (Ok(report), None) => {
+            let changes: Vec<String> = report.changes.iter().map(ToString::to_string).collect();
+            (
+                false,
+                "ReconciliationSucceeded",
+                format!("applied {}: {}", report.revision, changes.join("; ")),
+            )
+        }
+        (Ok(_), Some(message)) => (true, "SourceUnavailable", message.to_owned()),
+        (Err(driftless::Error::Cancelled { .. }), _) => return None,
+        (Err(error), _) => (true, "ReconciliationFailed", error_chain(error)),
+    };
+    Some(TargetEvent {
+        warning,
+        reason: reason.to_owned(),
+        message,
+    })
 }
 
 fn outcome_of(app: &str, sync: &NewSync, elapsed: Duration) -> Outcome {

@@ -46,6 +46,7 @@ mod call;
 mod defaults;
 mod discovery;
 mod error;
+mod events;
 mod fields;
 mod health;
 pub mod kubeconfig;

@@ -95,4 +95,42 @@ async fn target_namespace_places_objects_that_name_none() {
         "jsonpath={.data.mode}",
     ]);
     assert_eq!(mode, "fast");
+    // Each reconcile that changed something or failed leaves a Kubernetes Event on the
+    // ApplySet parent; one that changed nothing leaves none.
+    let events = || {
+        ns.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.kind=Secret,involvedObject.name=applyset-web",
+            "-o",
+            "jsonpath={range .items[*]}{.type} {.reason} {.message}{\"\\n\"}{end}",
+        ])
+    };
+    let first = events();
+    assert_eq!(first.lines().count(), 1, "{first}");
+    assert!(
+        first.starts_with("Normal ReconciliationSucceeded applied sha256:"),
+        "{first}"
+    );
+    assert!(first.contains("/settings created"), "{first}");
+    agent.reconcile("web", "test").await.unwrap();
+    assert_eq!(
+        events().lines().count(),
+        1,
+        "a no-op reconcile left an event"
+    );
+    std::fs::write(
+        src.join("cm.yaml"),
+        "apiVersion: example.com/v1\nkind: Nope\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let failed = agent.reconcile("web", "test").await.unwrap();
+    assert_eq!(failed.result, OutcomeKind::Failed);
+    let all = events();
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("Warning ReconciliationFailed") && l.contains("Nope")),
+        "{all}"
+    );
 }
