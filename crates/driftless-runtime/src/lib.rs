@@ -52,6 +52,7 @@
 
 mod agent;
 pub mod api;
+pub mod auth;
 pub mod client;
 pub mod config;
 mod error;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 mod api;
+mod auth;
 mod history;
 mod support;
 mod suspend;
