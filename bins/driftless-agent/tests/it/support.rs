@@ -68,6 +68,11 @@ impl Workspace {
     }
 }
 
+/// The root of this checkout.
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 pub(crate) fn agent_command(config: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_driftless-agent"));
     command
