@@ -3,6 +3,7 @@
 //! Argument parsing and wiring only: the agent loop, its HTTP API and leader election
 //! are the `driftless-runtime` library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use driftless_runtime::config::AgentConfig;
 use driftless_runtime::history::History;
-use driftless_runtime::{AgentBuilder, error_chain, leader, server};
+use driftless_runtime::{Agent, AgentBuilder, error_chain, leader, server};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
     let result = if args.once {
         runtime.block_on(once(&config))
     } else {
-        runtime.block_on(serve(config))
+        runtime.block_on(serve(config, &args.config))
     };
     match result {
         Ok(code) => code,
@@ -78,6 +79,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs on stderr. Text has colour only on a terminal and without `NO_COLOR`
+/// (<https://no-color.org>). JSON keeps the event's fields under `fields` and the
+/// reconcile's span (with the `app`) under `span`, so that no key appears twice in a
+/// line (a field named `target` would otherwise collide with tracing's own).
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -85,9 +90,22 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(use_colour(std::env::var_os("NO_COLOR").as_deref()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(false)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
+}
+
+/// Colour on a terminal, unless `NO_COLOR` is set to anything but the empty string.
+fn use_colour(no_color: Option<&std::ffi::OsStr>) -> bool {
+    no_color.is_none_or(std::ffi::OsStr::is_empty) && std::io::stderr().is_terminal()
 }
 
 fn open_history(config: &AgentConfig) -> anyhow::Result<History> {
@@ -112,7 +130,7 @@ async fn once(config: &AgentConfig) -> anyhow::Result<ExitCode> {
 }
 
 /// The daemon: app loops, HTTP server, leader election, until SIGTERM or Ctrl-C.
-async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
+async fn serve(config: AgentConfig, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (leader_tx, leader_rx) = watch::channel(config.leader_election.is_none());
     let agent = Arc::new(
@@ -138,8 +156,8 @@ async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
     let server = tokio::spawn(server::serve_on(Arc::clone(&agent), listener));
     let loops = tokio::spawn(Arc::clone(&agent).run());
 
-    wait_for_signal().await;
-    tracing::info!("stopping: finishing reconciles in flight");
+    serve_until_stopped(&agent, &config, path).await;
+    tracing::info!("stopping: cancelling reconciles in flight");
     shutdown.cancel();
     if let Err(error) = loops.await {
         tracing::error!(%error, "the app loops failed");
@@ -156,26 +174,68 @@ async fn serve(config: AgentConfig) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM; stopping on Ctrl-C only");
-                let _ = ctrl_c.await;
-            }
+/// Waits for SIGTERM or Ctrl-C; on SIGHUP, reloads the apps of the configuration file.
+#[cfg(unix)]
+async fn serve_until_stopped(agent: &Agent, running: &AgentConfig, path: &std::path::Path) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::warn!("cannot watch SIGTERM and SIGHUP; stopping on Ctrl-C only");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => reload(agent, running, path).await,
         }
     }
-    #[cfg(not(unix))]
+}
+
+#[cfg(not(unix))]
+async fn serve_until_stopped(_: &Agent, _: &AgentConfig, _: &std::path::Path) {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Reloads the apps; a configuration that does not load changes nothing.
+async fn reload(agent: &Agent, running: &AgentConfig, path: &std::path::Path) {
+    tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+    let config = match AgentConfig::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), "invalid configuration: keeping the running one");
+            return;
+        }
+    };
+    if (&config.listen, &config.state_dir, &config.leader_election)
+        != (
+            &running.listen,
+            &running.state_dir,
+            &running.leader_election,
+        )
     {
-        let _ = ctrl_c.await;
+        tracing::warn!("listen, stateDir and leaderElection change only on restart");
+    }
+    let result = match AgentBuilder::from_config(&config).await {
+        Ok(builder) => agent.reload(builder),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        tracing::error!(error = %error_chain(&error), "cannot reload: keeping the running apps");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_turns_colour_off() {
+        assert!(!use_colour(Some(std::ffi::OsStr::new("1"))));
+        // Tests do not run on a terminal: no colour either way.
+        assert!(!use_colour(None));
     }
 }

@@ -38,7 +38,7 @@ pub(crate) enum Command {
     /// The sync history of an app of a running agent, newest first.
     History(crate::commands::agent::HistoryArgs),
     /// Ask a running agent to reconcile an app now.
-    Reconcile(crate::commands::agent::AppArgs),
+    Reconcile(crate::commands::agent::ReconcileArgs),
     /// Stop reconciling an app until it is resumed.
     Suspend(crate::commands::agent::AppArgs),
     /// Resume a suspended or pinned app.

@@ -41,7 +41,9 @@ pub use object::Object;
 pub use plan::{Action, Change, FieldChange, Health, HealthReport, Plan, PlanSummary};
 pub use revision::{Revision, Snapshot};
 pub use set::ObjectSet;
-pub use traits::{ApplyOptions, ApplyReport, LiveObject, LiveState, Renderer, Source, Target};
+pub use traits::{
+    ApplyOptions, ApplyReport, LiveObject, LiveState, Renderer, Source, Target, TargetEvent,
+};
 
 /// Re-exported so plug-in authors use the same `async_trait` as the traits.
 pub use async_trait::async_trait;

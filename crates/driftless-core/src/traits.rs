@@ -69,6 +69,24 @@ pub trait Target: Send + Sync {
     async fn health(&self, ids: &[ObjectId]) -> Result<HealthReport, TargetError> {
         Ok(ids.iter().map(|id| (id.clone(), Health::Healthy)).collect())
     }
+
+    /// Records what a reconcile did where the target's own users look (e.g. a
+    /// Kubernetes Event on the inventory's parent object). The default records nothing.
+    async fn record_event(&self, event: &TargetEvent) -> Result<(), TargetError> {
+        let _ = event;
+        Ok(())
+    }
+}
+
+/// The outcome of a reconcile, as a target records it ([`Target::record_event`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetEvent {
+    /// Whether it is a warning (a failure) rather than a normal event.
+    pub warning: bool,
+    /// A CamelCase reason, e.g. `ReconciliationSucceeded`.
+    pub reason: String,
+    /// What happened, for people.
+    pub message: String,
 }
 
 /// What a target holds: its live objects and what it applied before.

@@ -1,15 +1,17 @@
 //! The agent: a set of apps, each with a pipeline and a schedule. One reconcile path,
 //! [`Agent::reconcile`], serves the daemon's loops, `--once` and `driftless sync`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use driftless::core::TargetEvent;
 use driftless::spec::{SourceRef, SourceSpec};
-use driftless::{Pipeline, Revision, SyncReport};
+use driftless::{Pipeline, Revision, Stage, SyncReport};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::api::{AppStatus, Condition, Outcome, OutcomeKind};
 use crate::auth::ApiAuth;
@@ -41,6 +43,9 @@ pub struct AppOptions {
     pub reference: SourceRef,
     /// Whether the source has earlier revisions to roll back to (not a local directory).
     pub rollback: bool,
+    /// What the app is made from (e.g. its configuration): a reload keeps an app whose
+    /// fingerprint did not change, and restarts the others.
+    pub fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -52,6 +57,7 @@ impl std::fmt::Debug for AppOptions {
             .field("webhook", &self.webhook_secret.as_ref().map(|_| "<secret>"))
             .field("reference", &self.reference)
             .field("rollback", &self.rollback)
+            .field("fingerprint", &self.fingerprint.is_some())
             .finish()
     }
 }
@@ -96,6 +102,13 @@ impl AppOptions {
     #[must_use]
     pub fn rollback(mut self, rollback: bool) -> Self {
         self.rollback = rollback;
+        self
+    }
+
+    /// Sets [`fingerprint`](Self::fingerprint).
+    #[must_use]
+    pub fn fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
+        self.fingerprint = Some(fingerprint.into());
         self
     }
 
@@ -201,43 +214,20 @@ impl AgentBuilder {
 
     /// Checks names and dependencies, and restores each app's persisted state.
     pub fn build(self) -> Result<Agent, Error> {
-        let mut index = BTreeMap::new();
-        for (i, (name, ..)) in self.apps.iter().enumerate() {
-            if index.insert(name.clone(), i).is_some() {
-                return Err(Error::DuplicateApp(name.clone()));
-            }
-        }
-        for (name, _, options) in &self.apps {
-            if let Some(dep) = options.depends_on.iter().find(|d| !index.contains_key(*d)) {
-                return Err(Error::UnknownDependency {
-                    app: name.clone(),
-                    dependency: dep.clone(),
-                });
-            }
-        }
-        let graph: Vec<(&str, &[String])> = self
-            .apps
-            .iter()
-            .map(|(name, _, options)| (name.as_str(), options.depends_on.as_slice()))
-            .collect();
-        let order = dependency_order(&graph).map_err(|cycle| {
-            Error::DependencyCycle(cycle.iter().map(|&i| graph[i].0.to_owned()).collect())
-        })?;
+        check_apps(&self.apps)?;
         let history = self.history.map(Arc::new);
         let mut apps = Vec::with_capacity(self.apps.len());
         for (name, pipeline, options) in self.apps {
-            apps.push(Arc::new(App::new(
-                name,
-                pipeline,
-                options,
-                history.as_deref(),
-            )?));
+            let app = App::new(name, pipeline, options, history.as_deref(), &self.shutdown)?;
+            apps.push(Arc::new(app));
         }
         let leader = self.leader.unwrap_or_else(|| watch::channel(true).1);
+        let (spawn, spawned) = tokio::sync::mpsc::unbounded_channel();
         Ok(Agent {
-            apps,
-            index,
-            order,
+            apps: RwLock::new(Arc::new(AppSet::new(apps))),
+            removed: Mutex::new(Vec::new()),
+            spawn,
+            spawned: tokio::sync::Mutex::new(spawned),
             history,
             auth: self.auth,
             metrics: Metrics::new(),
@@ -248,6 +238,97 @@ impl AgentBuilder {
     }
 }
 
+/// Unique names, known dependencies, no cycle.
+fn check_apps(apps: &[(String, Pipeline, AppOptions)]) -> Result<(), Error> {
+    let mut names = BTreeSet::new();
+    for (name, ..) in apps {
+        if !names.insert(name.as_str()) {
+            return Err(Error::DuplicateApp(name.clone()));
+        }
+    }
+    for (name, _, options) in apps {
+        if let Some(dep) = options
+            .depends_on
+            .iter()
+            .find(|d| !names.contains(d.as_str()))
+        {
+            return Err(Error::UnknownDependency {
+                app: name.clone(),
+                dependency: dep.clone(),
+            });
+        }
+    }
+    let graph: Vec<(&str, &[String])> = apps
+        .iter()
+        .map(|(name, _, options)| (name.as_str(), options.depends_on.as_slice()))
+        .collect();
+    dependency_order(&graph).map_err(|cycle| {
+        Error::DependencyCycle(cycle.iter().map(|&i| graph[i].0.to_owned()).collect())
+    })?;
+    Ok(())
+}
+
+/// The apps of an agent at one time; replaced whole by a reload.
+struct AppSet {
+    apps: Vec<Arc<App>>,
+    index: BTreeMap<String, usize>,
+    order: Vec<usize>,
+}
+
+impl AppSet {
+    /// Apps already checked by [`check_apps`].
+    fn new(apps: Vec<Arc<App>>) -> Self {
+        let index = apps
+            .iter()
+            .enumerate()
+            .map(|(i, app)| (app.name.clone(), i))
+            .collect();
+        let graph: Vec<(&str, &[String])> = apps
+            .iter()
+            .map(|app| (app.name.as_str(), app.options.depends_on.as_slice()))
+            .collect();
+        let order = dependency_order(&graph).unwrap_or_else(|_| (0..apps.len()).collect());
+        Self { apps, index, order }
+    }
+
+    fn get(&self, name: &str) -> Option<&Arc<App>> {
+        self.index.get(name).map(|&i| &self.apps[i])
+    }
+
+    fn in_order(&self) -> impl Iterator<Item = &Arc<App>> {
+        self.order.iter().map(|&i| &self.apps[i])
+    }
+}
+
+/// An app a reload removed: the agent no longer reconciles it, and leaves its objects
+/// in place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedApp {
+    /// The app.
+    pub name: String,
+    /// When it was removed, RFC 3339 (UTC).
+    pub removed: String,
+    /// The revision it had applied last, when any.
+    pub revision: Option<String>,
+    /// How many objects it managed (left in place).
+    pub objects: usize,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// Apps that are new.
+    pub added: Vec<String>,
+    /// Apps whose definition changed (restarted with the new one).
+    pub changed: Vec<String>,
+    /// Apps that are gone.
+    pub removed: Vec<String>,
+    /// Apps left as they were.
+    pub unchanged: Vec<String>,
+}
+
 /// How an app of a configuration is scheduled.
 fn app_options(app: &AppConfig) -> Result<AppOptions, Error> {
     let mut options = AppOptions::default()
@@ -255,7 +336,8 @@ fn app_options(app: &AppConfig) -> Result<AppOptions, Error> {
         .suspend(app.suspend)
         .depends_on(app.depends_on.clone())
         .reference(app.source_ref())
-        .rollback(!matches!(app.source_spec(), Ok(SourceSpec::Local(_))));
+        .rollback(!matches!(app.source_spec(), Ok(SourceSpec::Local(_))))
+        .fingerprint(serde_json::to_string(app).unwrap_or_default());
     if let Some(webhook) = &app.webhook {
         let path = &webhook.secret_file;
         let secret = std::fs::read(path).map_err(|source| Error::WebhookSecret {
@@ -277,9 +359,11 @@ fn app_options(app: &AppConfig) -> Result<AppOptions, Error> {
 
 /// A set of apps kept in sync: their loops, status, metrics and history.
 pub struct Agent {
-    apps: Vec<Arc<App>>,
-    index: BTreeMap<String, usize>,
-    order: Vec<usize>,
+    apps: RwLock<Arc<AppSet>>,
+    removed: Mutex<Vec<RemovedApp>>,
+    /// Apps added by a reload, for [`Agent::run`] to start.
+    spawn: tokio::sync::mpsc::UnboundedSender<Arc<App>>,
+    spawned: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Arc<App>>>,
     pub(crate) history: Option<Arc<History>>,
     pub(crate) auth: ApiAuth,
     pub(crate) metrics: Metrics,
@@ -291,7 +375,7 @@ pub struct Agent {
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
-            .field("apps", &self.index.keys().collect::<Vec<_>>())
+            .field("apps", &self.app_names())
             .finish_non_exhaustive()
     }
 }
@@ -305,6 +389,16 @@ pub(crate) struct App {
     trigger_reason: Mutex<Option<String>>,
     persisted: Mutex<AppState>,
     pub(crate) status: watch::Sender<AppStatus>,
+    /// How many reconciles have started.
+    started: std::sync::atomic::AtomicU64,
+    /// The number and outcome of the last reconcile that ended.
+    ended: watch::Sender<(u64, Option<Outcome>)>,
+    /// Stops this app's loop and its reconcile in flight (shutdown, or a reload that
+    /// removed or replaced it).
+    stop: CancellationToken,
+    /// What the app was made from, to tell a changed definition on reload (`None`:
+    /// always replaced).
+    pub(crate) fingerprint: Option<String>,
 }
 
 /// Why an operation on an app was refused.
@@ -314,6 +408,9 @@ pub enum Refusal {
     /// No app has this name.
     #[error("no app named {0:?}")]
     NotFound(String),
+    /// The app was removed by a reload.
+    #[error("{0}")]
+    Gone(String),
     /// The app's state does not allow it (e.g. suspended, local source).
     #[error("{0}")]
     Conflict(String),
@@ -326,26 +423,45 @@ pub enum Refusal {
 }
 
 impl Agent {
+    fn app_set(&self) -> Arc<AppSet> {
+        Arc::clone(
+            &self
+                .apps
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     /// The app names, in dependency order.
-    pub fn app_names(&self) -> Vec<&str> {
-        self.order
-            .iter()
-            .map(|&i| self.apps[i].name.as_str())
-            .collect()
+    pub fn app_names(&self) -> Vec<String> {
+        self.app_set().in_order().map(|a| a.name.clone()).collect()
     }
 
-    pub(crate) fn app(&self, name: &str) -> Option<&Arc<App>> {
-        self.index.get(name).map(|&i| &self.apps[i])
+    pub(crate) fn app(&self, name: &str) -> Option<Arc<App>> {
+        self.app_set().get(name).cloned()
     }
 
-    pub(crate) fn find(&self, name: &str) -> Result<&Arc<App>, Refusal> {
-        self.app(name)
-            .ok_or_else(|| Refusal::NotFound(name.to_owned()))
+    pub(crate) fn find(&self, name: &str) -> Result<Arc<App>, Refusal> {
+        self.app(name).ok_or_else(|| {
+            let removed = lock(&self.removed)
+                .iter()
+                .rev()
+                .find(|r| r.name == name)
+                .cloned();
+            match removed {
+                Some(removed) => Refusal::Gone(format!(
+                    "{name} was removed from the configuration at {}; its objects are left in place",
+                    removed.removed
+                )),
+                None => Refusal::NotFound(name.to_owned()),
+            }
+        })
     }
 
     /// The status of every app, in configuration order.
     pub fn statuses(&self) -> Vec<AppStatus> {
-        self.apps
+        self.app_set()
+            .apps
             .iter()
             .map(|a| a.status.borrow().clone())
             .collect()
@@ -354,6 +470,11 @@ impl Agent {
     /// The status of one app.
     pub fn status(&self, name: &str) -> Option<AppStatus> {
         self.app(name).map(|a| a.status.borrow().clone())
+    }
+
+    /// Apps removed by reloads since the agent started, oldest first.
+    pub fn removed(&self) -> Vec<RemovedApp> {
+        lock(&self.removed).clone()
     }
 
     /// Whether the loops are running (for `/readyz`).
@@ -395,11 +516,12 @@ impl Agent {
             let app = self
                 .app(name)
                 .ok_or_else(|| Error::UnknownApp(name.to_owned()))?;
-            return Ok(vec![self.reconcile_app(app, trigger, false).await]);
+            return Ok(vec![self.reconcile_app(&app, trigger, false).await]);
         }
-        let mut outcomes = Vec::with_capacity(self.apps.len());
-        for &i in &self.order {
-            outcomes.push(self.reconcile_app(&self.apps[i], trigger, true).await);
+        let apps = self.app_set();
+        let mut outcomes = Vec::with_capacity(apps.apps.len());
+        for app in apps.in_order() {
+            outcomes.push(self.reconcile_app(app, trigger, true).await);
         }
         Ok(outcomes)
     }
@@ -410,10 +532,17 @@ impl Agent {
         let app = self
             .app(name)
             .ok_or_else(|| Error::UnknownApp(name.to_owned()))?;
-        Ok(self.reconcile_app(app, trigger, true).await)
+        Ok(self.reconcile_app(&app, trigger, true).await)
     }
 
     async fn reconcile_app(&self, app: &App, trigger: &str, check_dependencies: bool) -> Outcome {
+        let number = app.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let outcome = self.gate_and_run(app, trigger, check_dependencies).await;
+        app.ended.send_replace((number, Some(outcome.clone())));
+        outcome
+    }
+
+    async fn gate_and_run(&self, app: &App, trigger: &str, check_dependencies: bool) -> Outcome {
         if app.suspended() {
             tracing::info!(app = %app.name, "suspended, not reconciled");
             return Outcome::not_run(&app.name, OutcomeKind::Suspended, "suspended");
@@ -434,20 +563,105 @@ impl Agent {
         self.run_pipeline(app, trigger).await
     }
 
-    /// Runs every app's loop until the shutdown token is cancelled, then waits for the
-    /// reconciles in flight.
+    /// Runs every app's loop (and those a reload adds) until the shutdown token is
+    /// cancelled, then waits for the reconciles in flight.
     pub async fn run(self: Arc<Self>) {
         let mut tasks = tokio::task::JoinSet::new();
-        for app in &self.apps {
+        for app in &self.app_set().apps {
             tasks.spawn(Arc::clone(&self).run_app(Arc::clone(app)));
         }
         self.ready.store(true, Ordering::Relaxed);
+        let mut spawned = self.spawned.lock().await;
+        loop {
+            tokio::select! {
+                Some(app) = spawned.recv() => {
+                    tasks.spawn(Arc::clone(&self).run_app(app));
+                }
+                Some(joined) = tasks.join_next() => {
+                    if let Err(error) = joined {
+                        tracing::error!(%error, "an app task failed");
+                    }
+                }
+                () = self.shutdown.cancelled() => break,
+            }
+        }
         while let Some(joined) = tasks.join_next().await {
             if let Err(error) = joined {
                 tracing::error!(%error, "an app task failed");
             }
         }
         self.ready.store(false, Ordering::Relaxed);
+    }
+
+    /// Replaces the apps with those of `builder` (its history, leader and shutdown are
+    /// not used): new apps start, apps whose definition changed restart with the new
+    /// one, apps that are gone stop and leave their objects in place (reported by
+    /// [`removed`](Self::removed) and a log line). Nothing changes when the new set is
+    /// invalid.
+    pub fn reload(&self, builder: AgentBuilder) -> Result<Reloaded, Error> {
+        check_apps(&builder.apps)?;
+        let current = self.app_set();
+        let mut reloaded = Reloaded::default();
+        let mut apps = Vec::with_capacity(builder.apps.len());
+        let mut started = Vec::new();
+        for (name, pipeline, options) in builder.apps {
+            if let Some(existing) = current.get(&name) {
+                if existing.fingerprint.is_some() && existing.fingerprint == options.fingerprint {
+                    reloaded.unchanged.push(name);
+                    apps.push(Arc::clone(existing));
+                    continue;
+                }
+                reloaded.changed.push(name.clone());
+            } else {
+                reloaded.added.push(name.clone());
+            }
+            let app = Arc::new(App::new(
+                name,
+                pipeline,
+                options,
+                self.history.as_deref(),
+                &self.shutdown,
+            )?);
+            started.push(Arc::clone(&app));
+            apps.push(app);
+        }
+        let next = AppSet::new(apps);
+        for app in &current.apps {
+            if next.get(&app.name).is_some_and(|n| Arc::ptr_eq(n, app)) {
+                continue;
+            }
+            app.stop.cancel();
+            if next.get(&app.name).is_none() {
+                let status = app.status.borrow().clone();
+                tracing::warn!(
+                    app = %app.name,
+                    objects = status.objects,
+                    "app removed from the configuration: no longer reconciled, its objects are left in place"
+                );
+                lock(&self.removed).push(RemovedApp {
+                    name: app.name.clone(),
+                    removed: crate::history::rfc3339(SystemTime::now()),
+                    revision: status.revision,
+                    objects: status.objects,
+                });
+                reloaded.removed.push(app.name.clone());
+            }
+        }
+        *self
+            .apps
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        for app in started {
+            // `run` is gone only at shutdown, when nothing needs to start.
+            let _ = self.spawn.send(app);
+        }
+        tracing::info!(
+            added = ?reloaded.added,
+            changed = ?reloaded.changed,
+            removed = ?reloaded.removed,
+            "configuration reloaded"
+        );
+        Ok(reloaded)
     }
 
     /// One app's loop: interval with jitter, backoff on failure, triggers, leadership,
@@ -462,16 +676,16 @@ impl Agent {
                 tokio::select! {
                     () = tokio::time::sleep(delay) => reason = "interval".into(),
                     () = app.trigger.notified() => reason = app.take_reason(),
-                    () = self.shutdown.cancelled() => return,
+                    () = app.stop.cancelled() => return,
                 }
             }
-            if self.shutdown.is_cancelled() {
+            if app.stop.is_cancelled() {
                 return;
             }
             while !*leader.borrow_and_update() {
                 tokio::select! {
                     changed = leader.changed() => if changed.is_err() { return },
-                    () = self.shutdown.cancelled() => return,
+                    () = app.stop.cancelled() => return,
                 }
             }
             let outcome = self.reconcile_app(&app, &reason, true).await;
@@ -500,7 +714,7 @@ impl Agent {
             _ = changed.changed() => {},
             () = app.trigger.notified() => {},
             () = tokio::time::sleep(interval) => {},
-            () = self.shutdown.cancelled() => {},
+            () = app.stop.cancelled() => {},
         }
     }
 
@@ -513,21 +727,35 @@ impl Agent {
             .cloned()
     }
 
-    /// Runs the pipeline, records the sync, updates metrics and status.
+    /// Runs the pipeline, records the sync, updates metrics and status. Every log line
+    /// of the reconcile carries the app's name (a span with the `app` field).
     async fn run_pipeline(&self, app: &App, trigger: &str) -> Outcome {
+        let span = tracing::info_span!("reconcile", app = %app.name, trigger = %trigger);
+        self.run_pipeline_in_span(app, trigger)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_pipeline_in_span(&self, app: &App, trigger: &str) -> Outcome {
         let name = app.name.clone();
         app.status.send_modify(|s| s.reconciling = true);
         let started = SystemTime::now();
         let clock = Instant::now();
         let pinned = app.pinned();
-        // Shutdown cancels the reconcile in flight (fetch, render, health wait).
-        let cancel = self.shutdown.child_token();
-        let result = app
-            .pipeline
-            .reconcile_cancellable(pinned.as_ref(), &cancel)
-            .await;
+        // Shutdown cancels the reconcile in flight (fetch, render, health wait), and so
+        // does a newer revision appearing while we wait for health.
+        let cancel = app.stop.child_token();
+        let ended = tokio::select! {
+            result = app.pipeline.reconcile_cancellable(pinned.as_ref(), &cancel) => result,
+            newer = self.supervise(app, pinned.is_none()) => {
+                tracing::info!(revision = %newer, "a newer revision: the health wait is cancelled");
+                // Reconcile again at once, at the newer revision.
+                app.trigger("newer revision");
+                Err(driftless::Error::Cancelled { stage: "waiting for health" })
+            }
+        };
         let elapsed = clock.elapsed();
-        let sync = match &result {
+        let mut sync = match &ended {
             Ok(report) => new_sync(&name, trigger, started, report),
             Err(error) => NewSync {
                 app: name.clone(),
@@ -540,35 +768,113 @@ impl Agent {
                 ..NewSync::default()
             },
         };
+        let source_error = ended
+            .as_ref()
+            .ok()
+            .and_then(|report| report.source_error.as_deref())
+            .map(|error| {
+                format!(
+                    "{}; correcting drift from the last good revision",
+                    error_chain(error)
+                )
+            });
+        if let Some(message) = &source_error {
+            sync.result = SyncResult::Failed;
+            sync.error = Some(message.clone());
+        }
         let record = self.record(&sync).await;
-        self.metrics.reconciled(&name, result.is_ok(), elapsed);
-        match result {
-            Ok(report) => {
-                self.succeeded(app, &report, record);
-                outcome_of(&name, &sync, elapsed)
+        let succeeded = sync.result == SyncResult::Succeeded;
+        self.metrics.reconciled(&name, succeeded, elapsed);
+        if let Ok(report) = &ended {
+            self.applied(app, report);
+        }
+        if let Some(event) = target_event(&ended, source_error.as_deref()) {
+            // Where the target's users look (a Kubernetes Event on the ApplySet parent);
+            // a failure to record it does not fail the reconcile.
+            if let Err(error) = app.pipeline.target().record_event(&event).await {
+                tracing::warn!(error = %error_chain(&error), "cannot record the event on the target");
             }
-            Err(error) => {
-                let message = error_chain(&error);
-                tracing::error!(app = %name, error = %message, "reconcile failed");
+        }
+        match (&ended, source_error) {
+            (Ok(report), None) => {
+                let revision = report.revision.to_string();
                 app.status.send_modify(|s| {
-                    s.ready = false;
-                    s.consecutive_failures += 1;
-                    s.reconciling = false;
+                    s.ready = true;
+                    s.consecutive_failures = 0;
                     s.conditions = vec![Condition::ready(
-                        false,
-                        "ReconciliationFailed",
-                        message.clone(),
+                        true,
+                        "ReconciliationSucceeded",
+                        format!("applied {revision}"),
                     )];
-                    if record.is_some() {
-                        s.last_sync = record;
-                    }
                 });
-                outcome_of(&name, &sync, elapsed)
+            }
+            (Ok(_), Some(message)) => {
+                tracing::error!(error = %message, "the source is unavailable");
+                app.failed("SourceUnavailable", message);
+            }
+            (Err(error), _) => {
+                tracing::error!(error = %error_chain(error), "reconcile failed");
+                app.failed("ReconciliationFailed", error_chain(error));
+            }
+        }
+        app.status.send_modify(|s| {
+            s.reconciling = false;
+            if record.is_some() {
+                s.last_sync = record;
+            }
+        });
+        outcome_of(&name, &sync, elapsed)
+    }
+
+    /// Follows the pipeline while it runs: reports `Progressing` while it waits for
+    /// health and, when `follow_newer`, returns a newer revision of the source as soon
+    /// as one appears during that wait. Never returns otherwise.
+    async fn supervise(&self, app: &App, follow_newer: bool) -> Revision {
+        let mut stage = app.pipeline.stage();
+        let poll = app
+            .options
+            .interval_or_default()
+            .min(Duration::from_secs(5));
+        loop {
+            let waiting = stage
+                .wait_for(|s| matches!(s, Stage::WaitingForHealth { .. }))
+                .await
+                .map(|waiting| waiting.clone());
+            let Ok(Stage::WaitingForHealth { revision, objects }) = waiting else {
+                // The pipeline is gone: nothing more to follow.
+                return std::future::pending().await;
+            };
+            app.status.send_modify(|s| {
+                s.conditions = vec![Condition::progressing(format!(
+                    "applied {revision}; waiting for {objects} objects to become healthy"
+                ))];
+            });
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(poll) => {}
+                    changed = stage.changed() => {
+                        if changed.is_err() {
+                            return std::future::pending().await;
+                        }
+                        break;
+                    }
+                }
+                if !follow_newer {
+                    continue;
+                }
+                match app.pipeline.resolve().await {
+                    Ok(newest) if newest != revision => return newest,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::debug!(error = %error_chain(&error), "cannot look for a newer revision");
+                    }
+                }
             }
         }
     }
 
-    fn succeeded(&self, app: &App, report: &SyncReport, record: Option<SyncRecord>) {
+    /// Metrics of an apply, and the log line naming what drifted.
+    fn applied(&self, app: &App, report: &SyncReport) {
         let name = &app.name;
         let previous = app.status.borrow().revision.clone();
         let revision = report.revision.to_string();
@@ -577,27 +883,19 @@ impl Agent {
             + report.applied.unchanged.len();
         self.metrics
             .applied(name, previous.as_deref(), &revision, objects);
-        let changed = report.applied.created.len()
-            + report.applied.updated.len()
-            + report.applied.pruned.len();
-        if !report.rendered && changed > 0 {
-            tracing::warn!(app = %name, %revision, objects = changed, "drift corrected");
-            self.metrics.drift_corrected(name, changed);
+        if !report.rendered && !report.changes.is_empty() && !report.applied.dry_run {
+            let drifted: Vec<String> = report.changes.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                %revision,
+                count = drifted.len(),
+                objects = %drifted.join("; "),
+                "drift corrected"
+            );
+            self.metrics.drift_corrected(name, drifted.len());
         }
         app.status.send_modify(|s| {
-            s.revision = Some(revision.clone());
-            s.ready = true;
+            s.revision = Some(revision);
             s.objects = objects;
-            s.consecutive_failures = 0;
-            s.reconciling = false;
-            s.conditions = vec![Condition::ready(
-                true,
-                "ReconciliationSucceeded",
-                format!("applied {revision}"),
-            )];
-            if record.is_some() {
-                s.last_sync = record;
-            }
         });
     }
 
@@ -650,6 +948,28 @@ impl Agent {
         Ok(())
     }
 
+    /// Asks the app's loop to reconcile at once and waits up to `timeout` for the
+    /// outcome of that reconcile (not of one already running when asked). `None`: not
+    /// done in time.
+    pub async fn trigger_and_wait(
+        &self,
+        name: &str,
+        reason: &str,
+        timeout: Duration,
+    ) -> Result<Option<Outcome>, Refusal> {
+        let app = self.find(name)?;
+        let mut ended = app.ended.subscribe();
+        let asked_after = app.started.load(Ordering::SeqCst);
+        self.trigger(name, reason)?;
+        let done =
+            tokio::time::timeout(timeout, ended.wait_for(|(number, _)| *number > asked_after))
+                .await;
+        Ok(match done {
+            Ok(Ok(ended)) => ended.1.clone(),
+            Ok(Err(_)) | Err(_) => None,
+        })
+    }
+
     /// Suspends or resumes the app `name` (resume also drops a rollback pin),
     /// persistently when there is a history store. An app suspended by its
     /// configuration cannot be resumed here.
@@ -668,7 +988,7 @@ impl Agent {
             }
             persisted.clone()
         };
-        self.persist(app, &state).await?;
+        self.persist(&app, &state).await?;
         app.status.send_modify(|s| {
             s.suspended = suspended || app.options.suspend;
             s.pinned.clone_from(&state.pinned);
@@ -705,7 +1025,7 @@ impl Agent {
             persisted.pinned = Some(full.clone());
             persisted.clone()
         };
-        self.persist(app, &state).await?;
+        self.persist(&app, &state).await?;
         app.status.send_modify(|s| s.pinned = Some(full.clone()));
         app.trigger("rollback");
         Ok(app.status.borrow().clone())
@@ -751,7 +1071,9 @@ impl App {
         pipeline: Pipeline,
         options: AppOptions,
         history: Option<&History>,
+        shutdown: &CancellationToken,
     ) -> Result<Self, Error> {
+        let fingerprint = options.fingerprint.clone();
         let (persisted, last_sync, last_ok) = match history {
             Some(history) => (
                 history.app_state(&name)?,
@@ -782,7 +1104,19 @@ impl App {
             trigger_reason: Mutex::new(None),
             persisted: Mutex::new(persisted),
             status: watch::Sender::new(status),
+            started: std::sync::atomic::AtomicU64::new(0),
+            ended: watch::Sender::new((0, None)),
+            stop: shutdown.child_token(),
+            fingerprint,
         })
+    }
+
+    fn failed(&self, reason: &str, message: String) {
+        self.status.send_modify(|s| {
+            s.ready = false;
+            s.consecutive_failures += 1;
+            s.conditions = vec![Condition::ready(false, reason, message)];
+        });
     }
 
     /// Asks the app's task to reconcile at once.
@@ -850,6 +1184,33 @@ fn new_sync(app: &str, trigger: &str, started: SystemTime, report: &SyncReport) 
         rendered: report.rendered,
         error: None,
     }
+}
+
+/// The event a reconcile leaves on its target: changes, failures, an unavailable
+/// source. A reconcile that changed nothing, or was cancelled, leaves none.
+fn target_event(
+    ended: &Result<SyncReport, driftless::Error>,
+    source_error: Option<&str>,
+) -> Option<TargetEvent> {
+    let (warning, reason, message) = match (ended, source_error) {
+        (Ok(report), None) if report.changes.is_empty() => return None,
+        (Ok(report), None) => {
+            let changes: Vec<String> = report.changes.iter().map(ToString::to_string).collect();
+            (
+                false,
+                "ReconciliationSucceeded",
+                format!("applied {}: {}", report.revision, changes.join("; ")),
+            )
+        }
+        (Ok(_), Some(message)) => (true, "SourceUnavailable", message.to_owned()),
+        (Err(driftless::Error::Cancelled { .. }), _) => return None,
+        (Err(error), _) => (true, "ReconciliationFailed", error_chain(error)),
+    };
+    Some(TargetEvent {
+        warning,
+        reason: reason.to_owned(),
+        message,
+    })
 }
 
 fn outcome_of(app: &str, sync: &NewSync, elapsed: Duration) -> Outcome {

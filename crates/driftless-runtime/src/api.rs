@@ -81,6 +81,17 @@ impl Condition {
         }
     }
 
+    /// A `Ready` condition of status `Unknown`, reason `Progressing`: applied, waiting
+    /// for the objects to become healthy.
+    pub fn progressing(message: impl Into<String>) -> Self {
+        Self {
+            kind: "Ready".into(),
+            status: "Unknown".into(),
+            reason: "Progressing".into(),
+            message: message.into(),
+        }
+    }
+
     /// Whether the condition holds.
     pub fn is_true(&self) -> bool {
         self.status == "True"

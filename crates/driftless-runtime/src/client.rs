@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{AppStatus, ErrorBody, RollbackRequest, Triggered};
+use crate::api::{AppStatus, ErrorBody, Outcome, RollbackRequest, Triggered};
 use crate::history::{AuditEntry, SyncRecord};
 
 /// Why a call to the agent failed.
@@ -153,6 +153,25 @@ impl Client {
         self.post(name, "reconcile", None::<&()>).await
     }
 
+    /// Asks for a reconcile of `name` and waits up to `timeout` for its outcome. An
+    /// answer not given in time is [`ClientError::Refused`] with status 504.
+    pub async fn reconcile_and_wait(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Outcome, ClientError> {
+        let timeout_text = humantime::format_duration(timeout).to_string();
+        self.call_with(
+            Method::POST,
+            &["api", "v1", "apps", name, "reconcile"],
+            &[("wait", "true"), ("timeout", &timeout_text)],
+            None::<&()>,
+            // The agent answers when its own wait ends; give the answer time to arrive.
+            Some(timeout + std::time::Duration::from_secs(10)),
+        )
+        .await
+    }
+
     /// Suspends `name`.
     pub async fn suspend(&self, name: &str) -> Result<AppStatus, ClientError> {
         self.post(name, "suspend", None::<&()>).await
@@ -193,6 +212,17 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&impl Serialize>,
     ) -> Result<T, ClientError> {
+        self.call_with(method, segments, query, body, None).await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&impl Serialize>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<T, ClientError> {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
@@ -208,6 +238,9 @@ impl Client {
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
         }
         request = match body {
             Some(body) => request.json(body),

@@ -182,6 +182,17 @@ pub struct AppConfig {
     /// Reconcile at once on a verified push notification.
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+    /// Fields never compared, as the CLI's `--ignore`: `[KIND[/NAME]=]POINTER`, e.g.
+    /// `Deployment/web=/spec/replicas` for a field an autoscaler owns.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Recreate objects whose immutable fields changed, as the CLI's `--force`.
+    #[serde(default)]
+    pub force: bool,
+    /// The namespace given to namespaced objects that name none (`kube` targets; the
+    /// default is the context's namespace), as the CLI's `--namespace`.
+    #[serde(default)]
+    pub target_namespace: Option<String>,
 }
 
 /// Where an app's desired state comes from.
@@ -489,6 +500,26 @@ impl AppConfig {
                 "must be at least 1s",
             ));
         }
+        for (j, rule) in self.ignore.iter().enumerate() {
+            ignore_rule(rule)
+                .map_err(|e| ConfigError::at(format!("{at}.ignore[{j}]"), e.to_string()))?;
+        }
+        if let Some(namespace) = &self.target_namespace {
+            if !matches!(self.target_spec(), Ok(TargetSpec::Kube(_))) {
+                return Err(ConfigError::at(
+                    format!("{at}.targetNamespace"),
+                    format!("only kube targets take a namespace, not {}", self.target),
+                ));
+            }
+            if !is_dns_label(namespace) {
+                return Err(ConfigError::at(
+                    format!("{at}.targetNamespace"),
+                    format!(
+                        "{namespace:?} is not a namespace name (up to 63 lowercase letters, digits and '-')"
+                    ),
+                ));
+            }
+        }
         if let Some(webhook) = &self.webhook
             && webhook.secret_file.as_os_str().is_empty()
         {
@@ -527,10 +558,26 @@ impl AppConfig {
 
     /// The pipeline options this app asks for.
     pub fn pipeline_options(&self) -> PipelineOptions {
+        // The rules were checked when the configuration was loaded.
+        let ignore = self.ignore.iter().filter_map(|r| ignore_rule(r).ok());
         PipelineOptions::default()
             .path(&self.source.path)
-            .apply(driftless::core::ApplyOptions::default().prune(self.prune))
+            .apply(
+                driftless::core::ApplyOptions::default()
+                    .prune(self.prune)
+                    .force(self.force),
+            )
+            .diff(driftless::diff::DiffOptions::default().ignore_rules(ignore))
             .health_timeout(self.health_timeout)
+    }
+
+    /// The options the app's target is opened with.
+    pub fn target_options(&self) -> TargetOptions {
+        let mut options = TargetOptions::default().inventory_name(&self.name);
+        if let Some(namespace) = &self.target_namespace {
+            options = options.namespace(namespace);
+        }
+        options
     }
 
     /// Opens the app's source, renderer and target into a [`Pipeline`]; sources cache
@@ -549,11 +596,8 @@ impl AppConfig {
             .timeout(self.source.timeout);
         let source = driftless::spec::open_source(&self.source_spec()?, &options)?;
         let renderer = driftless::spec::renderer(self.render);
-        let target = driftless::spec::open_target(
-            &self.target_spec()?,
-            &TargetOptions::default().inventory_name(&self.name),
-        )
-        .await?;
+        let target =
+            driftless::spec::open_target(&self.target_spec()?, &self.target_options()).await?;
         Ok(Pipeline::from_dyn(source, renderer, target).with_options(self.pipeline_options()))
     }
 }
@@ -736,6 +780,30 @@ fn is_app_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// `[KIND[/NAME]=]POINTER`, the syntax of the CLI's `--ignore`, as a rule.
+pub fn ignore_rule(text: &str) -> Result<driftless::diff::IgnoreRule, driftless::diff::Error> {
+    let (object, pointer) = match text.split_once('=') {
+        Some((object, pointer)) => (Some(object), pointer),
+        None => (None, text),
+    };
+    let mut rule = driftless::diff::IgnoreRule::new(pointer)?;
+    if let Some(object) = object {
+        let (kind, name) = match object.split_once('/') {
+            Some((kind, name)) => (kind, Some(name)),
+            None => (object, None),
+        };
+        rule = rule.kind(kind);
+        if let Some(name) = name {
+            rule = rule.name(name);
+        }
+    }
+    Ok(rule)
+}
+
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && !name.ends_with('-') && is_dns_name(name) && !name.contains('.')
+}
+
 fn is_dns_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
@@ -865,6 +933,32 @@ mod tests {
     }
 
     #[test]
+    fn ignore_force_and_target_namespace_as_the_cli_has_them() {
+        let kube = "- name: a\n  source: {url: ./x}\n  target: kube\n  force: true\n  \
+                    targetNamespace: shop\n  ignore: ['Deployment/web=/spec/replicas', /metadata/labels/team]\n";
+        let config = parse(kube).unwrap();
+        let web = &config.apps[0];
+        let options = web.pipeline_options();
+        assert!(options.apply.force);
+        let rules = &options.diff.ignore;
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].kind.as_deref(), Some("Deployment"));
+        assert_eq!(rules[0].name.as_deref(), Some("web"));
+        assert_eq!(rules[0].pointer, "/spec/replicas");
+        assert_eq!(rules[1].kind, None);
+        assert_eq!(web.target_options().namespace.as_deref(), Some("shop"));
+
+        let (field, message) = field_of(&app("a", "  ignore: [/ok, 'spec/replicas']\n"));
+        assert_eq!(field, "apps[0].ignore[1]");
+        assert!(message.contains("JSON pointer"), "{message}");
+        let (field, message) = field_of(&app("a", "  targetNamespace: shop\n"));
+        assert_eq!(field, "apps[0].targetNamespace");
+        assert!(message.contains("only kube targets"), "{message}");
+        let bad = kube.replace("targetNamespace: shop", "targetNamespace: Shop_1");
+        assert_eq!(field_of(&bad).0, "apps[0].targetNamespace");
+    }
+
+    #[test]
     fn yaml_errors_keep_their_position() {
         let err = AgentConfig::from_yaml("apps: [\n").unwrap_err();
         assert!(matches!(err, ConfigError::Yaml(_)), "{err}");
@@ -908,6 +1002,75 @@ mod schema {
             "docs/agent-config.schema.json is out of date: run \
              DRIFTLESS_UPDATE_SCHEMA=1 cargo test -p driftless-runtime --lib config::schema"
         );
+    }
+
+    /// Whether the published schema accepts `value`, as the reference validator
+    /// (Python's `jsonschema`) judges it.
+    fn schema_accepts(value: &serde_json::Value) -> bool {
+        driftless_testkit::require_program(
+            "python3",
+            "install python3 and python3-jsonschema (scripts/install-test-deps.sh)",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let instance = dir.path().join("config.json");
+        std::fs::write(&instance, serde_json::to_vec(value).unwrap()).unwrap();
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys, jsonschema\n\
+                 schema = json.load(open(sys.argv[1]))\n\
+                 try:\n    jsonschema.validate(json.load(open(sys.argv[2])), schema)\n\
+                 except jsonschema.ValidationError as e:\n    print(e.message); sys.exit(1)",
+            ])
+            .arg(published())
+            .arg(&instance)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "the validator failed (is python3-jsonschema installed?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.status.success()
+    }
+
+    /// The schema and the loader agree on what a valid configuration is, for every
+    /// rule the schema can express.
+    #[test]
+    fn the_schema_and_the_loader_agree() {
+        let valid = "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\nlisten: 127.0.0.1:9191\n\
+                     apps:\n- name: web\n  source: {url: 'https://git.example.com/r.git', branch: main}\n  \
+                     target: kube\n  interval: 30s\n  force: true\n  targetNamespace: shop\n  \
+                     ignore: ['Deployment/web=/spec/replicas']\n  healthTimeout: 1m\n";
+        let cases = [
+            (valid.to_owned(), true),
+            (valid.replace("interval:", "intervall:"), false),
+            (valid.replace("force: true", "force: 'yes'"), false),
+            (valid.replace("  target: kube\n", ""), false),
+            (
+                valid.replace("ignore: ['Deployment/web=/spec/replicas']", "ignore: /x"),
+                false,
+            ),
+            (
+                std::fs::read_to_string(
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../examples/quickstart/agent.yaml"),
+                )
+                .unwrap(),
+                true,
+            ),
+        ];
+        for (text, valid) in cases {
+            let value = driftless::core::yaml::from_str_multi(&text)
+                .unwrap()
+                .remove(0);
+            assert_eq!(schema_accepts(&value), valid, "schema on {text}");
+            assert_eq!(
+                super::AgentConfig::from_yaml(&text).is_ok(),
+                valid,
+                "loader on {text}"
+            );
+        }
     }
 
     /// The quick start configuration is valid for both the types and the schema's

@@ -63,7 +63,7 @@ mod metrics;
 pub mod server;
 pub mod webhook;
 
-pub use agent::{Agent, AgentBuilder, AppOptions, Refusal};
+pub use agent::{Agent, AgentBuilder, AppOptions, Refusal, Reloaded, RemovedApp};
 pub use api::{AppStatus, Condition, Outcome, OutcomeKind};
 pub use error::{Error, error_chain};
 

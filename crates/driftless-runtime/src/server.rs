@@ -18,7 +18,6 @@ use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::Identity;
 
@@ -102,6 +101,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/api/v1/apps/{name}", get(get_app))
         .route("/api/v1/apps/{name}/history", get(history))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/removed", get(removed))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&agent),
             require_read,
@@ -126,6 +126,22 @@ async fn require_mutation(State(agent): Shared, mut request: Request, next: Next
             tracing::warn!(path = %request.uri().path(), reason = %rejection, "API mutation refused");
             error(rejection.status(), rejection.to_string())
         }
+    }
+}
+
+/// Answers 408 when reading the body and answering take longer than `timeout`; a
+/// `reconcile?wait=true` is bounded by its own `timeout` parameter instead.
+async fn bounded(request: Request, next: Next, timeout: Duration) -> Response {
+    let waits = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "wait=true"));
+    if waits {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
     }
 }
 
@@ -162,10 +178,10 @@ pub async fn serve_with(
     options: ServeOptions,
 ) -> Result<(), Error> {
     let shutdown = agent.shutdown_token().clone();
-    let app = router(agent).layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        options.request_timeout,
-    ));
+    let request_timeout = options.request_timeout;
+    let app = router(agent).layer(middleware::from_fn(move |request, next| {
+        bounded(request, next, request_timeout)
+    }));
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -230,6 +246,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -275,10 +292,14 @@ async fn list_apps(State(agent): Shared) -> Response {
 }
 
 async fn get_app(State(agent): Shared, Path(name): Path<String>) -> Response {
-    match agent.status(&name) {
-        Some(status) => Json(status).into_response(),
-        None => Refusal::NotFound(name).into_response(),
+    match agent.find(&name) {
+        Ok(app) => Json(app.status.borrow().clone()).into_response(),
+        Err(refusal) => refusal.into_response(),
     }
+}
+
+async fn removed(State(agent): Shared) -> Response {
+    Json(agent.removed()).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,11 +345,26 @@ async fn audit(State(agent): Shared, Query(q): Query<Limit>) -> Response {
     }
 }
 
+/// `?wait=true&timeout=5m`: answer with the outcome of the reconcile asked for.
+#[derive(Debug, Deserialize)]
+struct Wait {
+    #[serde(default)]
+    wait: bool,
+    timeout: Option<String>,
+}
+
+/// How long `?wait=true` waits when no timeout is given.
+const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 async fn reconcile(
     State(agent): Shared,
     Extension(Identity(actor)): Extension<Identity>,
     Path(name): Path<String>,
+    Query(q): Query<Wait>,
 ) -> Response {
+    if q.wait {
+        return reconcile_and_wait(&agent, &actor, &name, q.timeout.as_deref()).await;
+    }
     if let Err(refusal) = agent.trigger(&name, "api") {
         return refusal.into_response();
     }
@@ -341,6 +377,37 @@ async fn reconcile(
         }),
     )
         .into_response()
+}
+
+async fn reconcile_and_wait(
+    agent: &Agent,
+    actor: &str,
+    name: &str,
+    timeout: Option<&str>,
+) -> Response {
+    let timeout = match timeout.map(humantime::parse_duration).transpose() {
+        Ok(timeout) => timeout.unwrap_or(DEFAULT_WAIT),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid timeout: {e} (write e.g. 30s or 5m)"),
+            );
+        }
+    };
+    if agent.find(name).is_ok() {
+        agent.audit(name, "reconcile", actor, None).await;
+    }
+    match agent.trigger_and_wait(name, "api", timeout).await {
+        Ok(Some(outcome)) => Json(outcome).into_response(),
+        Ok(None) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the reconcile of {name} did not end within {}",
+                humantime::format_duration(timeout)
+            ),
+        ),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 async fn suspend(

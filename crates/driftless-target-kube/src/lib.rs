@@ -34,6 +34,7 @@ mod applyset;
 mod call;
 mod discovery;
 mod error;
+mod events;
 mod fields;
 mod health;
 pub mod kubeconfig;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use driftless_core::{
     Action, ApplyOptions, ApplyReport, Change, Health, HealthReport, LiveObject, LiveState, Object,
-    ObjectId, ObjectSet, Plan, Target, TargetError, async_trait,
+    ObjectId, ObjectSet, Plan, Target, TargetError, TargetEvent, async_trait,
 };
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -453,6 +453,17 @@ struct Scope {
 
 #[async_trait]
 impl Target for KubeTarget {
+    async fn record_event(&self, event: &TargetEvent) -> Result<(), TargetError> {
+        let parent = crate::events::Parent {
+            namespace: &self.parent_namespace,
+            name: &self.parent_name,
+            component: &self.options.field_manager,
+        };
+        crate::events::record(&self.client, &parent, event)
+            .await
+            .map_err(TargetError::from)
+    }
+
     fn describe(&self) -> String {
         match &self.options.context {
             Some(context) => format!("kube:{context}"),

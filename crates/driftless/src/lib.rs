@@ -42,7 +42,7 @@ pub mod spec;
 
 pub use error::Error;
 pub use local::{LocalSource, export_snapshot};
-pub use pipeline::{Pipeline, PipelineOptions, Rendered, SyncReport};
+pub use pipeline::{ObjectChange, Pipeline, PipelineOptions, Rendered, Stage, SyncReport};
 pub use spec::{SourceAuth, SourceOptions, SourceRef, SourceSpec, TargetOptions, TargetSpec};
 
 pub use driftless_core as core;

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use driftless_core::{
-    ApplyOptions, ApplyReport, Health, HealthReport, ObjectId, ObjectSet, Plan, PlanSummary,
-    Renderer, Revision, Snapshot, Source, Target,
+    Action, ApplyOptions, ApplyReport, Health, HealthReport, ObjectId, ObjectSet, Plan,
+    PlanSummary, Renderer, Revision, Snapshot, Source, Target,
 };
 use driftless_diff::DiffOptions;
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -93,6 +93,66 @@ pub struct SyncReport {
     /// How long the reconcile took.
     #[serde(with = "duration_secs")]
     pub duration: Duration,
+    /// The objects the plan changed, with the fields that differed (paths only, never
+    /// values, so Secrets stay masked).
+    pub changes: Vec<ObjectChange>,
+    /// Set when the source could not be resolved or fetched and the last good render
+    /// was applied instead, so that drift is still corrected while the source is down.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "error_text::serialize"
+    )]
+    pub source_error: Option<Arc<Error>>,
+}
+
+/// One object a reconcile changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectChange {
+    /// The object.
+    pub id: ObjectId,
+    /// `created`, `updated` or `pruned`.
+    pub action: &'static str,
+    /// For an update, the JSON pointers of the fields that differed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+impl std::fmt::Display for ObjectChange {
+    /// `Kind namespace/name (/field, /field)`, for log lines.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ", self.id.kind())?;
+        if let Some(namespace) = self.id.namespace() {
+            write!(f, "{namespace}/")?;
+        }
+        write!(f, "{} {}", self.id.name(), self.action)?;
+        if !self.fields.is_empty() {
+            write!(f, " ({})", self.fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a [`Pipeline`] is doing, for status reports while a reconcile runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Stage {
+    /// No reconcile is running.
+    #[default]
+    Idle,
+    /// Resolving, fetching, rendering and comparing.
+    Planning,
+    /// Applying the plan.
+    Applying {
+        /// The revision applied.
+        revision: Revision,
+    },
+    /// Waiting for the applied objects to become healthy.
+    WaitingForHealth {
+        /// The revision applied.
+        revision: Revision,
+        /// How many objects are waited for.
+        objects: usize,
+    },
 }
 
 /// One source, one renderer, one target: the unit the agent reconciles and embedders
@@ -106,6 +166,7 @@ pub struct Pipeline {
     target: Arc<dyn Target>,
     options: PipelineOptions,
     last_render: Mutex<Option<Rendered>>,
+    stage: watch::Sender<Stage>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -140,7 +201,13 @@ impl Pipeline {
             target,
             options: PipelineOptions::default(),
             last_render: Mutex::new(None),
+            stage: watch::Sender::new(Stage::Idle),
         }
+    }
+
+    /// Follows what the pipeline is doing (planning, applying, waiting for health).
+    pub fn stage(&self) -> watch::Receiver<Stage> {
+        self.stage.subscribe()
     }
 
     /// Sets the options.
@@ -215,12 +282,7 @@ impl Pipeline {
     /// Compares desired with live: what a reconcile would do.
     pub async fn plan(&self, revision: Option<&Revision>) -> Result<(Rendered, Plan, bool), Error> {
         let (rendered, fresh) = self.render(revision).await?;
-        let live = self
-            .target
-            .live(&rendered.objects)
-            .await
-            .map_err(|source| self.target_error("reading", source))?;
-        let plan = driftless_diff::plan(&rendered.objects, &live, &self.options.diff);
+        let plan = self.plan_rendered(&rendered).await?;
         Ok((rendered, plan, fresh))
     }
 
@@ -246,10 +308,32 @@ impl Pipeline {
         cancel: &CancellationToken,
     ) -> Result<SyncReport, Error> {
         let started = Instant::now();
-        let (rendered, plan, fresh) =
-            cancellable(cancel, "fetching and rendering", self.plan(revision)).await?;
+        let stage = StageGuard::new(&self.stage);
+        stage.set(Stage::Planning);
+        let planned = cancellable(cancel, "fetching and rendering", self.plan(revision)).await;
+        let (rendered, plan, fresh, source_error) = match planned {
+            Ok((rendered, plan, fresh)) => (rendered, plan, fresh, None),
+            Err(error @ Error::Fetch { .. }) => {
+                let Some(last) = self.last_good_render(revision).await else {
+                    return Err(error);
+                };
+                tracing::warn!(
+                    revision = %last.revision,
+                    error = %crate::error::chain(&error),
+                    "the source is unavailable: correcting drift from the last good revision"
+                );
+                let plan =
+                    cancellable(cancel, "reading the target", self.plan_rendered(&last)).await?;
+                (last, plan, false, Some(Arc::new(error)))
+            }
+            Err(error) => return Err(error),
+        };
         let summary = plan.summary();
         self.check_empty_prune(&rendered, &summary)?;
+        let changes = changes(&plan, self.options.apply);
+        stage.set(Stage::Applying {
+            revision: rendered.revision.clone(),
+        });
         let applied = self
             .target
             .apply(&plan, &self.options.apply)
@@ -266,6 +350,10 @@ impl Pipeline {
         let health = match self.options.health_timeout {
             Some(timeout) if !self.options.apply.dry_run => {
                 let ids: Vec<ObjectId> = rendered.objects.ids().cloned().collect();
+                stage.set(Stage::WaitingForHealth {
+                    revision: rendered.revision.clone(),
+                    objects: ids.len(),
+                });
                 cancellable(
                     cancel,
                     "waiting for health",
@@ -282,7 +370,32 @@ impl Pipeline {
             health,
             rendered: fresh,
             duration: started.elapsed(),
+            changes,
+            source_error,
         })
+    }
+
+    /// The last render, when it is of `revision` (or any revision when none is asked
+    /// for): what is enforced while the source is down.
+    async fn last_good_render(&self, revision: Option<&Revision>) -> Option<Rendered> {
+        let last = self.last_render.lock().await;
+        last.as_ref()
+            .filter(|r| revision.is_none_or(|wanted| *wanted == r.revision))
+            .cloned()
+    }
+
+    /// Compares a render with what is live.
+    async fn plan_rendered(&self, rendered: &Rendered) -> Result<Plan, Error> {
+        let live = self
+            .target
+            .live(&rendered.objects)
+            .await
+            .map_err(|source| self.target_error("reading", source))?;
+        Ok(driftless_diff::plan(
+            &rendered.objects,
+            &live,
+            &self.options.diff,
+        ))
     }
 
     /// Polls the target until every object is healthy, one is degraded, or `timeout`.
@@ -359,6 +472,48 @@ impl Pipeline {
     }
 }
 
+/// The objects `plan` changes as `options` apply it.
+fn changes(plan: &Plan, options: ApplyOptions) -> Vec<ObjectChange> {
+    plan.changes
+        .iter()
+        .filter_map(|change| {
+            let (action, fields) = match &change.action {
+                Action::Create { .. } => ("created", Vec::new()),
+                Action::Update { fields, .. } => {
+                    ("updated", fields.iter().map(|f| f.path.clone()).collect())
+                }
+                Action::Prune { .. } if options.prune => ("pruned", Vec::new()),
+                Action::Prune { .. } | Action::Unchanged { .. } => return None,
+            };
+            Some(ObjectChange {
+                id: change.id.clone(),
+                action,
+                fields,
+            })
+        })
+        .collect()
+}
+
+/// Publishes the stage, and `Idle` when the reconcile ends however it ends (also when
+/// its future is dropped).
+struct StageGuard<'a>(&'a watch::Sender<Stage>);
+
+impl<'a> StageGuard<'a> {
+    fn new(sender: &'a watch::Sender<Stage>) -> Self {
+        Self(sender)
+    }
+
+    fn set(&self, stage: Stage) {
+        self.0.send_replace(stage);
+    }
+}
+
+impl Drop for StageGuard<'_> {
+    fn drop(&mut self) {
+        self.0.send_replace(Stage::Idle);
+    }
+}
+
 /// Runs `work` until it ends or `cancel` is cancelled, whichever comes first.
 async fn cancellable<T>(
     cancel: &CancellationToken,
@@ -369,6 +524,23 @@ async fn cancellable<T>(
         biased;
         () = cancel.cancelled() => Err(Error::Cancelled { stage }),
         result = work => result,
+    }
+}
+
+mod error_text {
+    use std::sync::Arc;
+
+    use crate::Error;
+
+    #[allow(clippy::ref_option)] // serde's `serialize_with` passes a reference
+    pub(super) fn serialize<S: serde::Serializer>(
+        error: &Option<Arc<Error>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match error {
+            Some(error) => s.serialize_str(&crate::error::chain(error.as_ref())),
+            None => s.serialize_none(),
+        }
     }
 }
 

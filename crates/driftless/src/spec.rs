@@ -393,9 +393,18 @@ pub struct TargetOptions {
     /// The name of the inventory the target keeps (the app name): two apps on one
     /// target never prune each other's objects.
     pub inventory_name: Option<String>,
+    /// The namespace given to namespaced objects that name none (Kubernetes targets).
+    pub namespace: Option<String>,
 }
 
 impl TargetOptions {
+    /// Sets [`namespace`](Self::namespace).
+    #[must_use]
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
     /// Sets [`inventory_name`](Self::inventory_name).
     #[must_use]
     pub fn inventory_name(mut self, name: impl Into<String>) -> Self {
@@ -438,6 +447,9 @@ async fn kube_target(
     }
     if let Some(name) = &options.inventory_name {
         kube_options = kube_options.applyset(name);
+    }
+    if let Some(namespace) = &options.namespace {
+        kube_options = kube_options.namespace(namespace);
     }
     Ok(Arc::new(KubeTarget::from_kubeconfig(kube_options).await?))
 }

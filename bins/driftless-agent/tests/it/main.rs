@@ -7,6 +7,8 @@ mod config_errors;
 mod deploy;
 mod git;
 mod leader;
+mod logs;
+mod reload;
 mod support;
 mod sync;
 mod webhooks;

@@ -66,6 +66,17 @@ impl Workspace {
     pub(crate) fn start(&self) -> Agent {
         Agent::start(&self.path("agent.yaml"), self.port)
     }
+
+    /// Starts the agent with extra arguments.
+    pub(crate) fn start_with(&self, args: &[&str]) -> Agent {
+        Agent::start_with(&self.path("agent.yaml"), self.port, args)
+    }
+
+    /// What the agent started by [`start`](Self::start) logged so far.
+    pub(crate) fn log(&self) -> String {
+        self.read(&format!("agent.{}.log", self.port))
+            .unwrap_or_default()
+    }
 }
 
 /// The root of this checkout.
@@ -94,8 +105,13 @@ pub(crate) struct Agent {
 
 impl Agent {
     pub(crate) fn start(config: &Path, port: u16) -> Self {
+        Self::start_with(config, port, &[])
+    }
+
+    pub(crate) fn start_with(config: &Path, port: u16, args: &[&str]) -> Self {
         let log = std::fs::File::create(config.with_extension(format!("{port}.log"))).unwrap();
         let child = agent_command(config)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

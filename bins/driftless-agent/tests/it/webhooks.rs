@@ -70,7 +70,8 @@ fn github_gitlab_and_gitea_deliveries_trigger_a_reconcile() {
         &[("X-Gitea-Signature", &gitea), ("X-Gitea-Event", "push")],
         body,
     );
-    let history = agent.history("web");
+    // The file is written before the sync is recorded: wait for the record.
+    let history = agent.wait_syncs("web", 4);
     let triggers: Vec<&str> = history
         .iter()
         .map(|s| s["trigger"].as_str().unwrap())

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use driftless_runtime::AppStatus;
 use driftless_runtime::auth;
-use driftless_runtime::client::Client;
+use driftless_runtime::client::{Client, ClientError};
 use driftless_runtime::config::AgentConfig;
 use serde::Serialize;
 
@@ -51,6 +51,22 @@ const DEFAULT_STATE_DIR: &str = ".driftless";
 pub(crate) struct AppArgs {
     /// The app's name.
     pub(crate) app: String,
+    #[command(flatten)]
+    pub(crate) agent: AgentArgs,
+}
+
+/// `driftless reconcile`.
+#[derive(Debug, Args)]
+pub(crate) struct ReconcileArgs {
+    /// The app's name.
+    pub(crate) app: String,
+    /// Wait for the reconcile asked for and report its result (exit 1 if it failed or
+    /// did not end in time).
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// How long `--wait` waits, e.g. 30s or 5m.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, requires = "wait")]
+    pub(crate) timeout: std::time::Duration,
     #[command(flatten)]
     pub(crate) agent: AgentArgs,
 }
@@ -237,22 +253,47 @@ pub(crate) async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `reconcile`, `suspend` and `resume` ask of the agent.
+/// What `suspend` and `resume` ask of the agent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Action {
-    Reconcile,
     Suspend,
     Resume,
+}
+
+/// `reconcile`: asks for a reconcile; with `--wait`, reports its outcome.
+pub(crate) async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    let client = client(&args.agent)?;
+    if !args.wait {
+        let answer = client.reconcile(&args.app).await?;
+        if !structured(&answer, args.agent.output)? {
+            output::text(&format!("{}: reconcile requested\n", args.app))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcome = match client.reconcile_and_wait(&args.app, args.timeout).await {
+        Ok(outcome) => outcome,
+        Err(ClientError::Refused {
+            status: 504,
+            message,
+        }) => {
+            anyhow::bail!("{message} (--timeout sets how long to wait)")
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if !structured(&outcome, args.agent.output)? {
+        output::text(&super::sync::human(std::slice::from_ref(&outcome)))?;
+    }
+    Ok(if outcome.is_failure() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `reconcile`, `suspend` and `resume`: a POST and a one-line answer.
 pub(crate) async fn act(args: AppArgs, action: Action) -> anyhow::Result<ExitCode> {
     let client = client(&args.agent)?;
     let (answer, done) = match action {
-        Action::Reconcile => (
-            serde_json::to_value(client.reconcile(&args.app).await?)?,
-            "reconcile requested",
-        ),
         Action::Suspend => (
             serde_json::to_value(client.suspend(&args.app).await?)?,
             "suspended",

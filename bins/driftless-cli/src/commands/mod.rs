@@ -36,7 +36,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::run(args).await,
         Command::Status(args) => agent::status(args).await,
         Command::History(args) => agent::history(args).await,
-        Command::Reconcile(args) => agent::act(args, agent::Action::Reconcile).await,
+        Command::Reconcile(args) => agent::reconcile(args).await,
         Command::Suspend(args) => agent::act(args, agent::Action::Suspend).await,
         Command::Resume(args) => agent::act(args, agent::Action::Resume).await,
         Command::Rollback(args) => agent::rollback(args).await,

@@ -52,7 +52,8 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn human(outcomes: &[Outcome]) -> String {
+/// One line per outcome.
+pub(crate) fn human(outcomes: &[Outcome]) -> String {
     let mut out = String::new();
     for o in outcomes {
         let _ = match o.result {

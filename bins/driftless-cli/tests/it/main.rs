@@ -4,6 +4,7 @@
 mod agent_commands;
 mod apply_diff;
 mod kube;
+mod reconcile_wait;
 mod render;
 mod sources;
 

@@ -4,6 +4,9 @@
 
 mod api;
 mod auth;
+mod health;
 mod history;
+mod parity;
+mod source_down;
 mod support;
 mod suspend;
