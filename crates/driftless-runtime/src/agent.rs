@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::api::{AppStatus, Condition, Outcome, OutcomeKind};
+use crate::auth::ApiAuth;
 use crate::config::{AgentConfig, AppConfig};
 use crate::error::error_chain;
 use crate::history::{AppState, History, NewSync, SyncRecord, SyncResult};
@@ -145,6 +146,7 @@ impl AppOptions {
 pub struct AgentBuilder {
     apps: Vec<(String, Pipeline, AppOptions)>,
     history: Option<History>,
+    auth: ApiAuth,
     leader: Option<watch::Receiver<bool>>,
     shutdown: CancellationToken,
 }
@@ -156,9 +158,10 @@ impl AgentBuilder {
     }
 
     /// The apps of a configuration, their pipelines opened (sources cache under the
-    /// configuration's state directory) and their webhook secrets read.
+    /// configuration's state directory), their webhook secrets read, and the API's
+    /// access rules (the token made in the state directory when none is configured).
     pub async fn from_config(config: &AgentConfig) -> Result<Self, Error> {
-        let mut builder = Self::new();
+        let mut builder = Self::new().api_auth(config.api_auth()?);
         for app in &config.apps {
             let pipeline =
                 app.pipeline(&config.cache_dir())
@@ -185,6 +188,13 @@ impl AgentBuilder {
     #[must_use]
     pub fn history(mut self, history: History) -> Self {
         self.history = Some(history);
+        self
+    }
+
+    /// Who may use the HTTP API (default: nobody may mutate, loopback reads).
+    #[must_use]
+    pub fn api_auth(mut self, auth: ApiAuth) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -219,6 +229,7 @@ impl AgentBuilder {
             spawn,
             spawned: tokio::sync::Mutex::new(spawned),
             history,
+            auth: self.auth,
             metrics: Metrics::new(),
             leader,
             shutdown: self.shutdown,
@@ -354,6 +365,7 @@ pub struct Agent {
     spawn: tokio::sync::mpsc::UnboundedSender<Arc<App>>,
     spawned: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Arc<App>>>,
     pub(crate) history: Option<Arc<History>>,
+    pub(crate) auth: ApiAuth,
     pub(crate) metrics: Metrics,
     leader: watch::Receiver<bool>,
     shutdown: CancellationToken,
@@ -468,6 +480,17 @@ impl Agent {
     /// Whether the loops are running (for `/readyz`).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Whether the history store can write (true without one): false after a write
+    /// failed (e.g. a full disk), until one succeeds.
+    pub fn history_writable(&self) -> bool {
+        self.history.as_ref().is_none_or(|h| h.is_writable())
+    }
+
+    /// The API's access rules.
+    pub fn api_auth(&self) -> &ApiAuth {
+        &self.auth
     }
 
     /// The token that stops the agent.

@@ -61,11 +61,21 @@ pub enum ClientError {
     },
 }
 
-/// A client of one agent.
-#[derive(Debug, Clone)]
+/// A client of one agent. Mutations need the agent's API token ([`Client::token`]).
+#[derive(Clone)]
 pub struct Client {
     base: url::Url,
     http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -85,7 +95,18 @@ impl Client {
                 source,
             }
         })?;
-        Ok(Self { base, http })
+        Ok(Self {
+            base,
+            http,
+            token: None,
+        })
+    }
+
+    /// Sends `token` as a bearer token with every request.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     /// Every app's status.
@@ -213,13 +234,20 @@ impl Client {
             address: self.base.to_string(),
             source,
         };
+        let is_post = method == Method::POST;
         let mut request = self.http.request(method, url.clone());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        request = match body {
+            Some(body) => request.json(body),
+            // Mutations are JSON, even without a body.
+            None if is_post => request.json(&serde_json::json!({})),
+            None => request,
+        };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(unreachable)?;

@@ -104,8 +104,31 @@ pub struct AgentConfig {
     /// reconciles.
     #[serde(default)]
     pub leader_election: Option<LeaderElection>,
+    /// Who may use the HTTP API.
+    #[serde(default)]
+    pub api: ApiConfig,
     /// The apps to keep in sync.
     pub apps: Vec<AppConfig>,
+}
+
+/// Access to the HTTP API. Mutations always need a bearer token: the one in
+/// `tokenFile`, else one the agent creates in `<stateDir>/api-token` (mode 0600), which
+/// `driftless` finds when run with the same `--config`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The file holding the bearer token (trailing newlines are ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Who may read the status API and metrics without the token: `open`, `loopback`
+    /// (the default: clients on this machine) or `token`.
+    #[serde(default)]
+    pub reads: crate::auth::ReadAccess,
+    /// Names clients may reach the agent by besides its listen address (e.g. a
+    /// Service's DNS name), accepted in the `Host` of mutations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// A Kubernetes Lease that elects the replica that reconciles.
@@ -429,6 +452,34 @@ impl AgentConfig {
                 format!("dependency cycle: {}", names.join(" -> ")),
             )
         })
+    }
+
+    /// The API's access rules: the configured token (or the one in the state
+    /// directory, created when missing), read access, and the names of this agent.
+    pub fn api_auth(&self) -> Result<crate::auth::ApiAuth, crate::Error> {
+        let token = match &self.api.token_file {
+            Some(path) => crate::auth::read_token(path)?,
+            None => crate::auth::ensure_state_token(&self.state_dir)?,
+        };
+        let mut auth = crate::auth::ApiAuth::new()
+            .token(&token)
+            .reads(self.api.reads)
+            .listen(self.listen);
+        for host in &self.api.hosts {
+            auth = auth.host(host);
+        }
+        Ok(auth)
+    }
+
+    /// The API token a client on this machine uses for this configuration: the
+    /// configured file's, else the state directory's (which the agent creates).
+    pub fn client_token(&self) -> Result<String, crate::Error> {
+        let path = self
+            .api
+            .token_file
+            .clone()
+            .unwrap_or_else(|| crate::auth::state_token_path(&self.state_dir));
+        crate::auth::read_token(&path)
     }
 
     /// Where sources are cached: `<stateDir>/cache`.

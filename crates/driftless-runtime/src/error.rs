@@ -86,6 +86,21 @@ pub enum Error {
     /// A background task failed.
     #[error("a background task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// The API token file could not be read or created.
+    #[error("cannot read or create the API token file {}", path.display())]
+    TokenFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The API token file is empty.
+    #[error("the API token file {} is empty", path.display())]
+    EmptyTokenFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
 }
 
 /// An error and its causes on one line, for logs and API answers.

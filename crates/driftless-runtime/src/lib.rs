@@ -9,8 +9,8 @@
 //!
 //! Around it: the agent's configuration file ([`config`]), the durable history store
 //! ([`history`]), Prometheus metrics, the HTTP API ([`server::router`]) with its types
-//! ([`api`]) and typed [`client`], and leader election on a Kubernetes Lease (feature
-//! `kube`, [`leader`]).
+//! ([`api`]), its access rules ([`auth`]: a bearer token for every mutation) and typed
+//! [`client`], and leader election on a Kubernetes Lease (feature `kube`, [`leader`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -52,6 +52,7 @@
 
 mod agent;
 pub mod api;
+pub mod auth;
 pub mod client;
 pub mod config;
 mod error;

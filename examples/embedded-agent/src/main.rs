@@ -6,8 +6,13 @@
 //! cargo run -p example-embedded-agent -- flags.yaml 127.0.0.1:8080
 //! curl 127.0.0.1:8080/flags                          # the service
 //! curl 127.0.0.1:8080/api/v1/apps                    # the agent, in the same process
-//! curl -X POST 127.0.0.1:8080/api/v1/apps/flags/reconcile
+//! DRIFTLESS_API_TOKEN=s3cret cargo run -p example-embedded-agent -- flags.yaml 127.0.0.1:8080
+//! curl -X POST -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+//!     127.0.0.1:8080/api/v1/apps/flags/reconcile
 //! ```
+//!
+//! The API's mutations need the token given in `DRIFTLESS_API_TOKEN` (without one,
+//! they are refused); reads are open to clients on this machine.
 //!
 //! Both plug-ins are the program's own: a [`Source`] reading one multi-document YAML
 //! file (its revision is the file's SHA-256), and a [`Target`] that is the service's
@@ -31,6 +36,7 @@ use driftless::core::{
 };
 use driftless::render::AutoRenderer;
 use driftless::{Pipeline, PipelineOptions};
+use driftless_runtime::auth::ApiAuth;
 use driftless_runtime::{AgentBuilder, AppOptions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -233,6 +239,15 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The API's access: the token in `DRIFTLESS_API_TOKEN`, if any, for mutations.
+fn api_auth(listen: SocketAddr) -> ApiAuth {
+    let auth = ApiAuth::new().listen(listen);
+    match std::env::var(driftless_runtime::auth::TOKEN_ENV) {
+        Ok(token) if !token.trim().is_empty() => auth.token(token.trim()),
+        _ => auth,
+    }
+}
+
 async fn run(manifests: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let flags = FlagTable::default();
     let pipeline = Pipeline::new(
@@ -249,6 +264,7 @@ async fn run(manifests: &Path, listen: SocketAddr) -> anyhow::Result<()> {
                 pipeline,
                 AppOptions::default().interval(Duration::from_secs(30)),
             )
+            .api_auth(api_auth(listen))
             .shutdown(shutdown.clone())
             .build()?,
     );
@@ -264,9 +280,13 @@ async fn run(manifests: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+        // The peer's address tells loopback reads from others.
+        axum::serve(
+            listener,
+            service.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
     });
     let loops = tokio::spawn(Arc::clone(&agent).run());
 

@@ -123,3 +123,43 @@ fn pushes_webhooks_other_branches_and_rollback_over_git_http() {
         .collect();
     assert_eq!(actions, ["resume", "rollback", "webhook"]);
 }
+
+/// A fetch that hangs on a server sending a byte a second (git:// and HTTP) does not
+/// hold the agent: SIGTERM stops it within seconds.
+#[test]
+fn sigterm_stops_the_agent_during_a_hanging_fetch() {
+    use driftless_testkit::git::TrickleServer;
+    use std::process::Command;
+    use std::time::Instant;
+
+    let git_daemon = TrickleServer::git();
+    let git_http = TrickleServer::http("application/x-git-upload-pack-advertisement");
+    let ws = Workspace::new();
+    let apps = format!(
+        "  - name: daemon\n    source: {{url: 'git://127.0.0.1:{}/app.git'}}\n    target: dir:{}\n\
+         \x20 - name: http\n    source: {{url: 'http://127.0.0.1:{}/app.git'}}\n    target: dir:{}\n",
+        git_daemon.port(),
+        ws.path("live/daemon").display(),
+        git_http.port(),
+        ws.path("live/http").display(),
+    );
+    ws.config(&apps);
+    let mut agent = ws.start();
+    // Both fetches are under way (and hanging) by now.
+    std::thread::sleep(Duration::from_secs(2));
+    let status = Command::new("kill")
+        .args(["-TERM", &agent.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = wait_for("the agent to exit", Duration::from_secs(10), || {
+        agent.child.0.try_wait().unwrap()
+    });
+    assert!(exit.success(), "{exit}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}

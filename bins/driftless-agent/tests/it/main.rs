@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 mod config_errors;
+mod deploy;
 mod git;
 mod leader;
 mod logs;

@@ -79,6 +79,11 @@ impl Workspace {
     }
 }
 
+/// The root of this checkout.
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 pub(crate) fn agent_command(config: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_driftless-agent"));
     command
@@ -94,6 +99,8 @@ pub(crate) struct Agent {
     pub(crate) child: ChildGuard,
     pub(crate) base: String,
     http: reqwest::blocking::Client,
+    /// The API token the agent uses (the one it made in its state directory).
+    token: Option<String>,
 }
 
 impl Agent {
@@ -120,13 +127,17 @@ impl Agent {
                 .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
+            token: None,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(response) = agent.http.get(format!("{}/readyz", agent.base)).send()
                 && response.status() == 200
             {
-                return agent;
+                let token = driftless_runtime::config::AgentConfig::load(config)
+                    .ok()
+                    .and_then(|c| c.client_token().ok());
+                return Self { token, ..agent };
             }
             assert!(
                 Instant::now() < deadline,
@@ -169,6 +180,14 @@ impl Agent {
             .http
             .post(format!("{}{path}", self.base))
             .body(body.to_owned());
+        // API mutations carry the token and a JSON content type, as the CLI sends them.
+        if path.starts_with("/api/")
+            && let Some(token) = &self.token
+        {
+            request = request
+                .bearer_auth(token)
+                .header("content-type", "application/json");
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

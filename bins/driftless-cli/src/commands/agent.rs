@@ -4,24 +4,47 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use clap::Args;
 use driftless_runtime::AppStatus;
+use driftless_runtime::auth;
 use driftless_runtime::client::{Client, ClientError};
+use driftless_runtime::config::AgentConfig;
 use serde::Serialize;
 
 use crate::args::Format;
 use crate::output;
 
-/// Which agent to talk to, and how to print its answer.
+/// Which agent to talk to, with which token, and how to print its answer.
 #[derive(Debug, Args)]
 pub(crate) struct AgentArgs {
-    /// The agent's address.
-    #[arg(long, env = "DRIFTLESS_AGENT", default_value = "http://127.0.0.1:9090")]
-    pub(crate) agent: String,
+    /// The agent's address (default: the --config file's listen address, else
+    /// http://127.0.0.1:9090).
+    #[arg(long, env = "DRIFTLESS_AGENT")]
+    pub(crate) agent: Option<String>,
+    /// The agent's configuration: its address, and its API token (the configured
+    /// api.tokenFile, else the one the agent made in its stateDir).
+    #[arg(long, short = 'c', env = "DRIFTLESS_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// The agent's state directory, to use the API token the agent made there.
+    #[arg(long)]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// A file holding the agent's API token (or the token itself in
+    /// DRIFTLESS_API_TOKEN).
+    #[arg(long, env = "DRIFTLESS_API_TOKEN_FILE")]
+    pub(crate) token_file: Option<PathBuf>,
     /// Output format.
     #[arg(short, long, default_value = "human")]
     pub(crate) output: Format,
 }
+
+/// The default address of an agent.
+const DEFAULT_AGENT: &str = "http://127.0.0.1:9090";
+
+/// The default state directory of an agent (`stateDir: .driftless`).
+const DEFAULT_STATE_DIR: &str = ".driftless";
 
 /// An app of a running agent.
 #[derive(Debug, Args)]
@@ -77,7 +100,46 @@ fn client(args: &AgentArgs) -> anyhow::Result<Client> {
     // The HTTP stack is rustls without a built-in crypto provider: use ring, as the
     // rest of the workspace does (an already installed provider is kept).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    Ok(Client::new(&args.agent)?)
+    let config = args
+        .config
+        .as_deref()
+        .map(AgentConfig::load)
+        .transpose()
+        .context("reading the agent's configuration")?;
+    let address = match (&args.agent, &config) {
+        (Some(address), _) => address.clone(),
+        (None, Some(config)) => format!("http://{}", config.listen),
+        (None, None) => DEFAULT_AGENT.to_owned(),
+    };
+    let mut client = Client::new(&address)?;
+    if let Some(token) = token(args, config.as_ref())? {
+        client = client.token(token);
+    }
+    Ok(client)
+}
+
+/// The API token, from the first of: `--token-file`, `DRIFTLESS_API_TOKEN`, the
+/// `--config` file's agent, `--state-dir`, `./.driftless` (the default state dir).
+fn token(args: &AgentArgs, config: Option<&AgentConfig>) -> anyhow::Result<Option<String>> {
+    if let Some(path) = &args.token_file {
+        return Ok(Some(auth::read_token(path)?));
+    }
+    if let Ok(token) = std::env::var(auth::TOKEN_ENV)
+        && !token.trim().is_empty()
+    {
+        return Ok(Some(token.trim().to_owned()));
+    }
+    if let Some(config) = config {
+        return Ok(Some(config.client_token()?));
+    }
+    if let Some(dir) = &args.state_dir {
+        return Ok(Some(auth::read_token(&auth::state_token_path(dir))?));
+    }
+    let default = auth::state_token_path(std::path::Path::new(DEFAULT_STATE_DIR));
+    Ok(default
+        .is_file()
+        .then(|| auth::read_token(&default))
+        .transpose()?)
 }
 
 /// Prints `value` as JSON or YAML; false when the format is human.

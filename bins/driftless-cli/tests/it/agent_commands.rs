@@ -224,3 +224,116 @@ fn agent_commands_say_when_no_agent_answers() {
         );
     }
 }
+
+/// The agent makes an API token in its state directory; `driftless` finds it through
+/// the same `--config` (or `--state-dir`, `--token-file`, `DRIFTLESS_API_TOKEN`), and
+/// without it a mutation is refused.
+#[test]
+fn mutations_use_the_token_the_agent_made() {
+    use std::sync::Arc;
+
+    use driftless_runtime::config::AgentConfig;
+    use driftless_runtime::{AgentBuilder, history::History, server};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("src/web/cm.yaml"), CM);
+    let port = driftless_testkit::free_port();
+    let apps = format!(
+        "  - name: web\n    source: {{url: {}}}\n    target: dir:{}\n    interval: 1h\n",
+        d.join("src/web").display(),
+        d.join("live/web").display()
+    );
+    let text = format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\nlisten: 127.0.0.1:{port}\n\
+         stateDir: {}\napps:\n{apps}",
+        d.join("state").display()
+    );
+    write(&d.join("agent.yaml"), &text);
+    let config_path = d.join("agent.yaml");
+    let config = AgentConfig::load(&config_path).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let agent = runtime.block_on(async {
+        Arc::new(
+            AgentBuilder::from_config(&config)
+                .await
+                .unwrap()
+                .history(History::open(&config.state_dir).unwrap())
+                .shutdown(shutdown.clone())
+                .build()
+                .unwrap(),
+        )
+    });
+    let server = runtime.spawn(server::serve(Arc::clone(&agent), config.listen));
+    let token_file = d.join("state/api-token");
+    assert!(token_file.is_file(), "the agent made no token");
+    driftless_testkit::wait_for_port(port, std::time::Duration::from_secs(10));
+
+    let config_arg = config_path.display().to_string();
+    let agent_arg = format!("http://127.0.0.1:{port}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = driftless(elsewhere.path(), &["suspend", "web", "--agent", &agent_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+
+    let out = driftless(
+        elsewhere.path(),
+        &["suspend", "web", "--config", &config_arg],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "web: suspended\n");
+    let state_dir = d.join("state").display().to_string();
+    let out = driftless(
+        elsewhere.path(),
+        &[
+            "resume",
+            "web",
+            "--agent",
+            &agent_arg,
+            "--state-dir",
+            &state_dir,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token_arg = token_file.display().to_string();
+    let out = driftless(
+        elsewhere.path(),
+        &[
+            "suspend",
+            "web",
+            "--agent",
+            &agent_arg,
+            "--token-file",
+            &token_arg,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["resume", "web", "--agent", &agent_arg])
+        .current_dir(elsewhere.path())
+        .env("DRIFTLESS_API_TOKEN", token.trim())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let audit = runtime
+        .block_on(
+            driftless_runtime::client::Client::new(&agent_arg)
+                .unwrap()
+                .audit(Some("web"), 10),
+        )
+        .unwrap();
+    let actor = format!(
+        "token:{}",
+        driftless_runtime::auth::fingerprint(token.trim())
+    );
+    assert_eq!(audit.len(), 4);
+    assert!(audit.iter().all(|e| e.actor == actor), "{audit:?}");
+
+    shutdown.cancel();
+    runtime.block_on(server).unwrap().unwrap();
+}

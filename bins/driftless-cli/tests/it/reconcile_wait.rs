@@ -49,6 +49,9 @@ impl Target for Gated {
     }
 }
 
+/// The agent's API token.
+const TOKEN: &str = "reconcile-wait-token";
+
 /// An agent with app `web` (a local directory), served on 127.0.0.1; stops when dropped.
 struct InProcessAgent {
     address: String,
@@ -75,6 +78,7 @@ impl InProcessAgent {
                     pipeline,
                     AppOptions::default().interval(Duration::from_secs(3600)),
                 )
+                .api_auth(driftless_runtime::auth::ApiAuth::new().token(TOKEN))
                 .shutdown(shutdown.clone())
                 .build()
                 .unwrap(),
@@ -111,6 +115,9 @@ fn reconcile_wait_reports_the_result_of_the_reconcile_it_asked_for() {
     let healthy = Arc::new(AtomicBool::new(true));
     let agent = InProcessAgent::start(&src, &dir.path().join("live"), Arc::clone(&healthy));
     let d = dir.path();
+    let token_file = d.join("api-token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let token_file = token_file.display().to_string();
     let wait = |timeout: &str| {
         driftless(
             d,
@@ -122,6 +129,8 @@ fn reconcile_wait_reports_the_result_of_the_reconcile_it_asked_for() {
                 timeout,
                 "--agent",
                 &agent.address,
+                "--token-file",
+                &token_file,
             ],
         )
     };

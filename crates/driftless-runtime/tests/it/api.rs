@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use driftless_runtime::auth::ApiAuth;
 use driftless_runtime::client::{Client, ClientError};
 use driftless_runtime::history::History;
 use driftless_runtime::{AgentBuilder, AppOptions, server};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{Dirs, wait_until};
+
+const TOKEN: &str = "test-token-0123456789";
 
 #[tokio::test]
 async fn status_suspend_resume_and_refusals_round_trip() {
@@ -22,6 +25,7 @@ async fn status_suspend_resume_and_refusals_round_trip() {
                 AppOptions::default().interval(Duration::from_secs(3600)),
             )
             .history(History::open(&dirs.path("state")).unwrap())
+            .api_auth(ApiAuth::new().token(TOKEN))
             .shutdown(shutdown.clone())
             .build()
             .unwrap(),
@@ -31,7 +35,7 @@ async fn status_suspend_resume_and_refusals_round_trip() {
     let server = tokio::spawn(server::serve_on(Arc::clone(&agent), listener));
     let loops = tokio::spawn(Arc::clone(&agent).run());
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = Client::new(&address).unwrap();
+    let client = Client::new(&address).unwrap().token(TOKEN);
 
     wait_until("web to be applied", || dirs.applied("web")).await;
     wait_until("web to be ready", || agent.status("web").unwrap().ready).await;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 mod api;
+mod auth;
 mod health;
 mod history;
 mod parity;

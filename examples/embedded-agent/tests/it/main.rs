@@ -49,6 +49,7 @@ fn flags_follow_the_manifests_and_the_agent_api_answers() {
     let child = Command::new(env!("CARGO_BIN_EXE_example-embedded-agent"))
         .arg(&manifests)
         .arg(format!("127.0.0.1:{port}"))
+        .env("DRIFTLESS_API_TOKEN", "embedded-token")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -72,6 +73,9 @@ fn flags_follow_the_manifests_and_the_agent_api_answers() {
     std::fs::write(&manifests, FLAGS.replace("\"on\"", "\"off\"")).unwrap();
     let response = http
         .post(format!("{base}/api/v1/apps/flags/reconcile"))
+        .bearer_auth("embedded-token")
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .unwrap();
     assert_eq!(response.status(), 202);
