@@ -187,6 +187,12 @@ impl KubeTarget {
         let report = self
             .apply_plan(&Plan { changes }, &ApplyOptions::default().prune(true))
             .await?;
+        self.delete_parent().await?;
+        Ok(report)
+    }
+
+    /// Deletes the ApplySet parent (gone already is fine).
+    async fn delete_parent(&self) -> Result<(), Error> {
         let resource = Self::secrets();
         let api = self.api(&resource, Some(&self.parent_namespace));
         let params = DeleteParams::background();
@@ -195,19 +201,16 @@ impl KubeTarget {
         })
         .await
         {
-            Ok(_) => {}
-            Err(e) if call::status_code(&e) == Some(404) => {}
-            Err(e) => {
-                return Err(CallContext {
-                    verb: "delete",
-                    resource: "secrets",
-                    namespace: Some(&self.parent_namespace),
-                    id: Some(&self.applyset_parent()),
-                }
-                .error(e));
+            Ok(_) => Ok(()),
+            Err(e) if call::status_code(&e) == Some(404) => Ok(()),
+            Err(e) => Err(CallContext {
+                verb: "delete",
+                resource: "secrets",
+                namespace: Some(&self.parent_namespace),
+                id: Some(&self.applyset_parent()),
             }
+            .error(e)),
         }
-        Ok(report)
     }
 
     /// The namespace given to namespaced objects that name none.
@@ -804,9 +807,12 @@ impl KubeTarget {
 
         let kept = self.prune(&prunes, options, &mut report).await?;
 
-        // The parent shrinks to what is left.
+        // The parent shrinks to what is left; a prune that leaves nothing removes it,
+        // as uninstalling does.
         let after = wanted.union(&kept);
-        if !options.dry_run && written.as_ref() != Some(&after) {
+        if !options.dry_run && options.prune && written.is_some() && after.group_kinds.is_empty() {
+            self.delete_parent().await?;
+        } else if !options.dry_run && written.as_ref() != Some(&after) {
             self.write_parent(&after).await?;
         }
         Ok(report)

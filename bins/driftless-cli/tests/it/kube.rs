@@ -110,4 +110,7 @@ fn kubeconfig_and_namespace_flags_then_delete() {
     assert!(stdout(&out).contains("1 deleted"), "{}", stdout(&out));
     let left = ns.kubectl(&["get", "configmaps", "-o", "name"]);
     assert!(!left.contains("configmap/settings"), "{left}");
+    // The inventory goes with the app: no ApplySet parent is left behind.
+    let secrets = ns.kubectl(&["get", "secrets", "-o", "name"]);
+    assert!(!secrets.contains("secret/applyset-flags"), "{secrets}");
 }
