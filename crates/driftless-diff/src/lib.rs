@@ -51,7 +51,6 @@
 //! ```
 
 mod error;
-mod mask;
 mod normalize;
 mod options;
 mod output;

@@ -59,8 +59,8 @@ const CYAN: &str = "\x1b[36m";
 ///
 /// An update shows the live object before and after its patch, so fields only live
 /// holds (defaults, other controllers' fields) appear as context, never as removals.
-/// Objects are shown normalized (no `status`, no server-set metadata), and the values
-/// of a Secret's `data` and `stringData` masked (`++++++++`, one length per value).
+/// Objects are shown normalized (no `status`, no server-set metadata), and the values of
+/// Secrets masked (`***`, `*** (before)`, `*** (after)`).
 ///
 /// ```
 /// use driftless_core::{Object, ObjectSet, LiveState};
@@ -77,7 +77,6 @@ const CYAN: &str = "\x1b[36m";
 /// # Ok::<(), driftless_core::Error>(())
 /// ```
 pub fn render_human(plan: &Plan, options: &HumanOptions) -> String {
-    let plan = &*crate::mask::secrets(plan);
     let mut out = String::new();
     for change in &plan.changes {
         let (sign, colour, old, new) = match &change.action {
@@ -196,7 +195,6 @@ fn yaml_value(value: &Value) -> String {
 /// live and `desired` when it is to be removed (so a JSON `null` is always a value).
 /// `patch` is an RFC 6902 JSON patch for the normalized live object.
 pub fn render_json(plan: &Plan) -> Value {
-    let plan = &*crate::mask::secrets(plan);
     let summary = plan.summary();
     let changes: Vec<Value> = plan
         .changes

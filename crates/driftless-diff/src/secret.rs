@@ -101,3 +101,58 @@ mod tests {
         assert_eq!(mask_at("/type", json!("Opaque"), MASK), json!("Opaque"));
     }
 }
+
+#[cfg(test)]
+mod output_tests {
+    use driftless_core::{LiveObject, LiveState, ObjectSet};
+    use serde_json::json;
+
+    use crate::{DiffOptions, HumanOptions, plan, render_human, render_json};
+
+    fn secret(password: &str) -> driftless_core::Object {
+        driftless_core::Object::new(json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+            "data": {"password": password, "user": "YWRtaW4="},
+            "stringData": {"token": format!("tok-{password}")},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn secret_values_never_reach_output() {
+        let old = secret("b2xkLXNlY3JldA==");
+        let new = secret("bmV3LXNlY3JldA==");
+        let desired = ObjectSet::try_from(vec![new]).unwrap();
+        let live = LiveState {
+            inventory: vec![old.id()].into_iter().collect(),
+            objects: [(
+                old.id(),
+                LiveObject {
+                    object: old.clone(),
+                    last_applied: Some(old),
+                    predicted: None,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        };
+        let plan = plan(&desired, &live, &DiffOptions::default());
+        let human = render_human(&plan, &HumanOptions::default());
+        let json = render_json(&plan).to_string();
+        for text in [&human, &json] {
+            for secret in ["b2xkLXNlY3JldA==", "bmV3LXNlY3JldA==", "YWRtaW4=", "tok-"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        assert!(human.contains("~ update /Secret/shop/db"), "{human}");
+        assert!(human.contains("-  password: \"***\""), "{human}");
+        assert!(human.contains("+  password: \"*** (after)\""), "{human}");
+        let created = plan_of_create();
+        assert!(!render_human(&created, &HumanOptions::default()).contains("YWRtaW4="));
+    }
+
+    fn plan_of_create() -> driftless_core::Plan {
+        let desired = ObjectSet::try_from(vec![secret("eA==")]).unwrap();
+        plan(&desired, &LiveState::default(), &DiffOptions::default())
+    }
+}

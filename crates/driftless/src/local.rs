@@ -67,6 +67,9 @@ impl Source for LocalSource {
 
 /// The git work tree `dir` is in (the nearest folder up holding `.git`), if any.
 fn git_work_tree(dir: &Path) -> Result<Option<PathBuf>, Error> {
+    if !dir.is_dir() {
+        return Err(Error::NotADirectory(dir.to_owned()));
+    }
     let dir = dir.canonicalize().map_err(|source| Error::Read {
         path: dir.to_owned(),
         source,

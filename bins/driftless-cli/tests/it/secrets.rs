@@ -208,7 +208,7 @@ fn encrypted_secret_reaches_only_the_target() {
             "{format}: {text}"
         );
         assert!(
-            stdout(&diff).contains("++++++++"),
+            stdout(&diff).contains("*** (after)"),
             "{format}: {}",
             stdout(&diff)
         );
