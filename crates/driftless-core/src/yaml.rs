@@ -236,6 +236,10 @@ pub struct Document {
     pub line: usize,
     /// The document's content.
     pub value: Value,
+    /// With [`Schema::Kustomize`], the JSON pointers of the mapping values written with
+    /// nothing after their key (`key:`), which parse to null like `key: null` but which
+    /// Kustomize's strategic merge drops; empty with other schemas.
+    pub empty_values: Vec<String>,
 }
 
 /// Reads every document of a YAML stream. Empty and comment-only documents are skipped.
@@ -1035,12 +1039,17 @@ impl<'a> Loader<'a> {
             annotations_as_written(&mut root, self.options.schema == Schema::Kustomize);
         }
         let line = root.pos.line;
+        let mut empty = Vec::new();
+        if self.options.schema == Schema::Kustomize {
+            empty_values(&root, &mut String::new(), &mut empty);
+        }
         let value = into_value(root, self.options.schema).map_err(|e| *e)?;
         if !value.is_null() {
             self.docs.push(Document {
                 index: self.doc_index,
                 line,
                 value,
+                empty_values: empty,
             });
         }
         Ok(())
@@ -1091,6 +1100,38 @@ fn annotations_as_written(root: &mut Node, null_as_text: bool) {
         for item in items {
             object(item);
         }
+    }
+}
+
+/// Collects the JSON pointers (below `at`) of mapping values written as nothing.
+fn empty_values(node: &Node, at: &mut String, out: &mut Vec<String>) {
+    let mut visit = |at: &mut String, segment: &str, child: &Node| {
+        let len = at.len();
+        at.push('/');
+        at.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+        if matches!(child.kind, Kind::Null) && child.raw.as_deref() == Some("") {
+            out.push(at.clone());
+        } else {
+            empty_values(child, at, out);
+        }
+        at.truncate(len);
+    };
+    match &node.kind {
+        Kind::Map(entries) => {
+            for (key, value) in entries {
+                if let Kind::Str(name) = &key.kind {
+                    visit(at, name, value);
+                }
+            }
+        }
+        Kind::Seq(items) => {
+            for (index, item) in items.iter().enumerate() {
+                if !matches!(item.kind, Kind::Null) {
+                    visit(at, &index.to_string(), item);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

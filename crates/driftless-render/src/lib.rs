@@ -1,7 +1,9 @@
 //! Renderers of driftless: a folder of a snapshot into objects.
 //!
 //! [`PlainRenderer`] reads every YAML and JSON file below a directory, the way
-//! `kubectl apply -R -f` does, with scalars read as Kubernetes reads them.
+//! `kubectl apply -R -f` does, with keys and scalars read as the Kustomize renderer reads
+//! resources, so a file renders the same objects either way. A [`Decoder`] set on a
+//! renderer turns every file's bytes into what is parsed (SOPS decryption is one).
 //! [`AutoRenderer`], the default, sends Kustomize overlays (a directory holding a
 //! kustomization file) to the [`kustomize`] renderer and everything else to the plain
 //! renderer.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use driftless_core::file::read_capped;
-use driftless_core::yaml::{self, LoadOptions, YamlError, YamlErrorKind};
+use driftless_core::yaml::{self, LoadOptions, Schema, YamlError, YamlErrorKind};
 use driftless_core::{Object, ObjectId, ObjectSet, RenderError, Renderer, Snapshot};
 use serde_json::{Number, Value};
 use walkdir::WalkDir;
@@ -68,8 +68,11 @@ impl PlainOptions {
         self
     }
 
+    /// Reads YAML as the Kustomize renderer reads resources, so one file renders the
+    /// same objects in both modes.
     fn load_options(&self) -> LoadOptions {
         LoadOptions::default()
+            .schema(Schema::Kustomize)
             .max_document_bytes(self.max_document_bytes)
             .max_alias_nodes(self.max_alias_nodes)
     }
@@ -83,7 +86,9 @@ impl PlainOptions {
 /// - Files hold any number of documents; empty and comment-only documents are skipped.
 /// - `List` documents (`v1 List`, and any kind ending in `List` that has `items`) are
 ///   flattened into their items.
-/// - Scalars are read as Kubernetes reads them (see [`driftless_core::yaml`]).
+/// - Keys and scalars are read as Kustomize reads resources ([`Schema::Kustomize`]:
+///   `yes`, `on`, `n` are strings, timestamps RFC 3339 strings), so a file renders the
+///   same objects here as listed in a kustomization.
 /// - Symlinks may point anywhere inside the snapshot root, never outside it.
 ///
 /// Errors name the file (relative to the snapshot root), the line and column of a YAML

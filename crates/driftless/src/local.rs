@@ -214,6 +214,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_overlay_folder_renders_with_its_base_above_it() {
+        use driftless_core::Renderer;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("base/kustomization.yaml", "resources: [cm.yaml]\n");
+        write(
+            "base/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+        );
+        write(
+            "overlays/prod/kustomization.yaml",
+            "resources: [../../base]\nnamePrefix: prod-\n",
+        );
+        let source = LocalSource::new(dir.path().join("overlays/prod"));
+        let snapshot = source
+            .fetch(&source.resolve().await.unwrap())
+            .await
+            .unwrap();
+        let objects = driftless_render::AutoRenderer::default()
+            .render(&snapshot, Path::new(""))
+            .unwrap();
+        let ids: Vec<String> = objects.ids().map(ToString::to_string).collect();
+        assert_eq!(ids, ["/ConfigMap//prod-settings"]);
+    }
+
+    #[tokio::test]
     async fn missing_directory_is_named() {
         let err = LocalSource::new("/no/such/dir")
             .resolve()

@@ -2,15 +2,22 @@
 //! objects, in the same order, as `kubectl kustomize` (Kustomize v5).
 //!
 //! Supported: resources (files, directories, nested kustomizations, legacy `bases`),
-//! `components`, `namespace`, `namePrefix`/`nameSuffix` with name references
-//! rewritten, `labels`/`commonLabels`/`commonAnnotations`, `images` (and legacy
-//! `imageTags`), `replicas`, `patches` (strategic merge and JSON 6902, with target
-//! selectors), legacy `patchesStrategicMerge`/`patchesJson6902`, `configMapGenerator`
-//! and `secretGenerator` with Kustomize's hash suffix, `replacements`,
+//! `components` (a Component also builds on its own), `namespace`,
+//! `namePrefix`/`nameSuffix` with name references rewritten,
+//! `labels`/`commonLabels`/`commonAnnotations`, `images` (and legacy `imageTags`),
+//! `replicas`, `patches` (strategic merge and JSON 6902, with target selectors), legacy
+//! `patchesStrategicMerge`/`patchesJson6902`, `configMapGenerator` and
+//! `secretGenerator` with Kustomize's hash suffix, `replacements`, `vars`,
 //! `configurations`, built-in transformer and generator configs in `transformers` and
 //! `generators`, `sortOptions` and `buildMetadata: [managedByLabel]`. Remote
-//! resources, Helm charts, `vars` and plugins are refused with an error naming the
-//! kustomization file.
+//! resources, Helm charts and plugins are refused with an error naming the
+//! kustomization file, and so is anything else not supported: never a silently
+//! different object.
+//!
+//! Load rules are Kustomize's: a kustomization reads files only below its own folder,
+//! and uses kustomization folders anywhere in the tree it is built in
+//! ([`KustomizeRenderer::build_within`], `Snapshot::tree`). Env file lines without `=`
+//! are refused: the renderer never reads the process environment.
 //!
 //! ```no_run
 //! use driftless_render::kustomize::KustomizeRenderer;
@@ -59,7 +66,7 @@ use fieldspec::{FieldSpec, RawConfig, TransformerConfig};
 use generators::GenKind;
 use kustomization::{Kustomization, PatchSpec, Selector, StringMap};
 use resource::{ResMap, Resource, id_key};
-use resources::{Loader, parse_docs, parse_objects, parse_patches, to_resources};
+use resources::{Loader, parse_docs, parse_objects, parse_patches, parse_resources};
 
 /// Whether `dir` holds a kustomization file (`kustomization.yaml`, `.yml` or
 /// `Kustomization`).
@@ -454,8 +461,7 @@ impl Build {
             }
         } else {
             let (file, text) = self.loader.read_text(kfile, dir, entry)?;
-            let docs = parse_objects(&file, &text)?;
-            let resources = to_resources(&file, docs)?;
+            let resources = parse_resources(&file, &text)?;
             at(kfile, acc.map.append_all(ids, resources))?;
         }
         Ok(())
@@ -983,6 +989,7 @@ fn apply_sm(
         if allow_name || allow_kind {
             res.store_previous_id();
         }
+        res.drop_empty_values();
         let group = res.gvk().group;
         if patch_sm::apply(&mut res.value, patch, &group, &kind) == patch_sm::Outcome::Deleted {
             deleted.push(i);

@@ -143,6 +143,8 @@ pub(crate) struct Resource {
     pub(crate) behavior: Behavior,
     /// The `vars` whose value is read from this resource.
     pub(crate) ref_vars: Vec<String>,
+    /// JSON pointers of values written as nothing (`key:`) when loaded.
+    pub(crate) empty_values: Vec<String>,
 }
 
 impl Resource {
@@ -155,6 +157,7 @@ impl Resource {
             needs_hash: false,
             behavior: Behavior::Create,
             ref_vars: Vec::new(),
+            empty_values: Vec::new(),
         }
     }
 
@@ -205,6 +208,23 @@ impl Resource {
     pub(crate) fn store_previous_id(&mut self) {
         let id = self.cur_id();
         self.prev_ids.push(id);
+    }
+
+    /// Drops the values written as nothing, as Kustomize's strategic merge does on the
+    /// object it patches (an explicit `null` stays). Only values reached through
+    /// mappings and lists of mappings are dropped, as its merge walks them.
+    pub(crate) fn drop_empty_values(&mut self) {
+        for pointer in std::mem::take(&mut self.empty_values) {
+            let Some((parent, key)) = pointer.rsplit_once('/') else {
+                continue;
+            };
+            let key = key.replace("~1", "/").replace("~0", "~");
+            if let Some(Value::Object(map)) = self.value.pointer_mut(parent)
+                && map.get(&key).is_some_and(Value::is_null)
+            {
+                map.shift_remove(&key);
+            }
+        }
     }
 
     pub(crate) fn metadata_mut(&mut self) -> &mut Map<String, Value> {

@@ -164,32 +164,48 @@ fn parse_with(path: &Path, text: &str, schema: Schema) -> Result<Vec<Value>> {
     }
 }
 
-/// Turns the documents of a resource file into resources: `List` kinds are expanded,
-/// every object must have apiVersion, kind and a name.
-pub(crate) fn to_resources(path: &Path, docs: Vec<Value>) -> Result<Vec<Resource>> {
+/// Reads a resource file into resources: `List` kinds are expanded, every object must
+/// have apiVersion, kind and a name. Each resource knows which of its values were
+/// written as nothing (`key:`), for strategic merge patches.
+pub(crate) fn parse_resources(path: &Path, text: &str) -> Result<Vec<Resource>> {
+    let options = LoadOptions::default().schema(Schema::Kustomize);
+    let docs = yaml::from_str_documents(text, &options).map_err(|source| Error::Yaml {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
     let mut out = Vec::with_capacity(docs.len());
     for doc in docs {
-        let is_list = doc
+        let (value, empty_values) = (doc.value, doc.empty_values);
+        let is_list = value
             .get("kind")
             .and_then(Value::as_str)
             .is_some_and(|k| k.ends_with("List"))
-            && doc.get("items").is_some_and(Value::is_array);
+            && value.get("items").is_some_and(Value::is_array);
         if is_list {
             // Kustomize expands a `List` as YAML (the loader kept its annotations as
             // written) but any other `...List` through JSON, so annotations that are
             // numbers or booleans become their JSON text.
-            let through_json = doc.get("kind").and_then(Value::as_str) != Some("List");
-            if let Some(Value::Array(items)) = doc.get("items") {
-                for item in items {
+            let through_json = value.get("kind").and_then(Value::as_str) != Some("List");
+            if let Some(Value::Array(items)) = value.get("items") {
+                for (index, item) in items.iter().enumerate() {
                     let mut item = item.clone();
                     if through_json {
                         annotations_to_text(&mut item);
                     }
-                    out.push(check_object(path, item)?);
+                    let prefix = format!("/items/{index}/");
+                    let mut resource = check_object(path, item)?;
+                    resource.empty_values = empty_values
+                        .iter()
+                        .filter_map(|p| p.strip_prefix(&prefix))
+                        .map(|p| format!("/{p}"))
+                        .collect();
+                    out.push(resource);
                 }
             }
         } else {
-            out.push(check_object(path, doc)?);
+            let mut resource = check_object(path, value)?;
+            resource.empty_values = empty_values;
+            out.push(resource);
         }
     }
     Ok(out)

@@ -15,62 +15,7 @@ use serde_json::Value;
 
 /// Cases that still differ, each with the reason. The test fails if one of them
 /// starts to pass, so this list only shrinks.
-const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    (
-        "kubeflow-manifests",
-        "common/istio/cluster-local-gateway/base",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/cluster-local-gateway/overlays/m2m-auth",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/base",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/overlays/ambient",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/overlays/ambient-gke",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/overlays/ambient-oauth2-proxy",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/overlays/ambient-oauth2-proxy-gke",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/overlays/gke",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/overlays/insecure",
-        EMPTY_NULL,
-    ),
-    (
-        "kubeflow-manifests",
-        "common/istio/istio-install/overlays/oauth2-proxy",
-        EMPTY_NULL,
-    ),
-];
-
-/// Kustomize's strategic merge drops a field written with no value (`key:`) from the
-/// object it patches, but keeps one written `key: null`; parsed, both are null here.
-const EMPTY_NULL: &str = "a strategic merge patch keeps `nodeAffinity` members written with no value, Kustomize drops them";
+const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 
 /// `shared/kustomize-corpus` beside the repository (`../shared` from its root), or beside
 /// a folder holding it (a worktree in `wt/NAME` next to the main clone).

@@ -708,3 +708,46 @@ fn env_lines_without_a_value_are_refused_never_read_from_the_environment() {
         "{err}"
     );
 }
+
+#[test]
+fn a_strategic_merge_drops_values_written_as_nothing_but_keeps_explicit_nulls() {
+    let deploy = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+spec:
+  template:
+    spec:
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          requiredDuringSchedulingIgnoredDuringExecution: null
+      containers:
+      - name: web
+        image: nginx
+        command:
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: untouched}
+  data:
+    empty:
+";
+    let patch =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n";
+    assert_same_tree(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [deploy.yaml]\npatches:\n- path: patch.yaml\n",
+            ),
+            ("deploy.yaml", deploy),
+            ("patch.yaml", patch),
+        ],
+        ".",
+    );
+}

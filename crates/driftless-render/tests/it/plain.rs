@@ -1,5 +1,7 @@
 //! What the plain renderer reads, and in which order.
 
+use std::path::Path;
+
 use serde_json::json;
 
 use crate::{cm, ids, render, tree};
@@ -73,34 +75,38 @@ fn hidden_and_other_files_are_skipped() {
 }
 
 #[test]
-fn scalars_are_read_the_way_kubernetes_reads_them() {
-    let dir = tree(&[(
-        "cm.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n  annotations:\n    big: \"12345678901234567890\"\ndata:\n  quoted-one: \"1\"\n  quoted-on: \"on\"\n  quoted-y: 'y'\nspec:\n  on: yes\n  octal: 010\n  hex: 0x1F\n  float-int: 1.0\n  exp: 1e3\n  big: 18446744073709551615\n  neg: -9223372036854775808\n  when: 2024-01-02\n",
-    )]);
-    let set = render(dir.path()).unwrap();
+fn scalars_and_keys_are_read_as_kustomize_reads_them() {
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n  annotations:\n    big: \"12345678901234567890\"\n    n: 1\ndata:\n  quoted-one: \"1\"\n  quoted-on: \"on\"\n  quoted-y: 'y'\nspec:\n  on: yes\n  n: y\n  octal: 010\n  hex: 0x1F\n  float-int: 1.0\n  exp: 1e3\n  big: 18446744073709551615\n  neg: -9223372036854775808\n  when: 2024-01-02\n";
+    let dir = tree(&[
+        ("cm.yaml", text),
+        ("k/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ("k/cm.yaml", text),
+    ]);
+    let set = driftless_render::PlainRenderer::default()
+        .render_path(dir.path(), Path::new("cm.yaml"))
+        .unwrap();
     let value = set.iter().next().unwrap().as_value();
-    assert_eq!(
-        value["data"],
-        json!({"quoted-one": "1", "quoted-on": "on", "quoted-y": "y"})
+    assert_eq!(value["spec"]["on"], "yes");
+    assert_eq!(value["spec"]["n"], "y");
+    assert_eq!(value["spec"]["octal"], 8);
+    let kustomized = driftless_render::kustomize::KustomizeRenderer::new()
+        .build(dir.path(), Path::new("k"))
+        .unwrap();
+    assert_eq!(value, &kustomized[0]);
+    // And both are what `kubectl kustomize` prints.
+    let out = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir.path().join("k"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        value["spec"],
-        json!({
-            "true": true,
-            "octal": 8,
-            "hex": 31,
-            "float-int": 1,
-            "exp": 1000,
-            "big": 18_446_744_073_709_551_615_u64,
-            "neg": i64::MIN,
-            "when": "2024-01-02",
-        })
-    );
-    assert_eq!(
-        value["metadata"]["annotations"]["big"],
-        "12345678901234567890"
-    );
+    let oracle =
+        driftless_core::yaml::from_str_multi(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(value, &oracle[0]);
 }
 
 #[test]
