@@ -6,6 +6,7 @@
 mod config_errors;
 mod git;
 mod leader;
+mod secrets;
 mod support;
 mod sync;
 mod webhooks;
