@@ -16,7 +16,7 @@ use crate::tree::{Item, Node};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Format {
-    /// `.yaml`, `.yml`, and any other name (YAML is what the renderers read).
+    /// `.yaml` and `.yml`.
     Yaml,
     /// `.json`.
     Json,
@@ -24,6 +24,9 @@ pub enum Format {
     Dotenv,
     /// `.ini`.
     Ini,
+    /// Any other name: sops' binary format, the whole file encrypted as the `data` key
+    /// of a JSON document.
+    Binary,
 }
 
 impl Format {
@@ -33,7 +36,8 @@ impl Format {
             Some("json") => Self::Json,
             Some("env") => Self::Dotenv,
             Some("ini") => Self::Ini,
-            _ => Self::Yaml,
+            Some("yaml" | "yml") => Self::Yaml,
+            _ => Self::Binary,
         }
     }
 
@@ -44,6 +48,7 @@ impl Format {
             Self::Json => "JSON",
             Self::Dotenv => "dotenv",
             Self::Ini => "INI",
+            Self::Binary => "binary",
         }
     }
 }
@@ -69,7 +74,7 @@ pub(crate) fn parse(format: Format, file: &Path, text: &str) -> Result<Parsed, E
                 .map_err(|e| error(e.to_string()))?;
             Ok(split_metadata(documents.into_iter().map(|d| d.value)))
         }
-        Format::Json => {
+        Format::Json | Format::Binary => {
             let value: Value = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
             Ok(split_metadata([value]))
         }
@@ -225,6 +230,13 @@ pub(crate) fn emit(format: Format, file: &Path, branches: Vec<Node>) -> Result<V
             Ok(out)
         }
         Format::Dotenv => Ok(emit_dotenv(branches).into_bytes()),
+        Format::Binary => match branches.first().and_then(|b| b.get("data")) {
+            Some(Node::Scalar(Scalar::Str(data))) => Ok(data.clone().into_bytes()),
+            Some(Node::Scalar(Scalar::Bytes(data))) => Ok(data.clone()),
+            _ => Err(error(
+                "a binary SOPS file holds its content in a `data` string".to_owned(),
+            )),
+        },
         Format::Ini => Ok(emit_ini(branches).into_bytes()),
     }
 }

@@ -86,7 +86,12 @@ impl Decryptor {
         let Ok(text) = std::str::from_utf8(&bytes) else {
             return Ok(bytes);
         };
-        let parsed = format::parse(format, path, text)?;
+        let parsed = match format::parse(format, path, text) {
+            Ok(parsed) => parsed,
+            // Any other file is a SOPS file only if it is JSON (sops' binary format).
+            Err(_) if format == Format::Binary => return Ok(bytes),
+            Err(error) => return Err(error),
+        };
         let Some(metadata) = parsed.metadata else {
             return Ok(bytes);
         };

@@ -9,6 +9,7 @@ mod git;
 mod leader;
 mod logs;
 mod reload;
+mod secrets;
 mod support;
 mod sync;
 mod webhooks;

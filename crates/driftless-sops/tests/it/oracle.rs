@@ -213,6 +213,24 @@ fn ini_matches_sops_byte_for_byte() {
 }
 
 #[test]
+fn other_files_use_the_binary_format_like_sops() {
+    let keys = Keys::new();
+    let plain = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n# not: yaml\n";
+    let path = keys.encrypt("tls.crt", plain, &[]);
+    let ours = keys.decrypt(&path).unwrap();
+    assert_eq!(ours, keys.sops_decrypt(&path));
+    assert_eq!(ours, plain.as_bytes());
+    // A text file that only mentions the marker is not a SOPS file.
+    let text = b"see ENC[AES256_GCM, in the docs\n".to_vec();
+    assert_eq!(
+        keys.decryptor()
+            .decrypt(Path::new("notes.txt"), text.clone())
+            .unwrap(),
+        text
+    );
+}
+
+#[test]
 fn a_tampered_file_fails_the_mac() {
     let keys = Keys::new();
     let path = keys.encrypt(

@@ -1,0 +1,115 @@
+//! An agent sync of a SOPS-encrypted Secret with substituted variables: the plaintext
+//! reaches the target and nothing else (the agent's state, cache and logs).
+
+use std::path::Path;
+use std::process::Command;
+
+use driftless_testkit::git::GitServerRoot;
+
+use crate::support::{Workspace, agent_command};
+
+const PLAINTEXT: &str = "agent-PLAINTEXT-77c1";
+
+fn files_holding(dir: &Path, needle: &[u8], found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_holding(&path, needle, found);
+        } else if std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
+            found.push(path.display().to_string());
+        }
+    }
+}
+
+#[test]
+fn an_encrypted_secret_leaves_no_plaintext_in_state_cache_or_logs() {
+    let ws = Workspace::new();
+    let key_file = ws.path("age.agekey");
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "age-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = std::fs::read_to_string(&key_file).unwrap();
+    let recipient = keys
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap();
+    let plain = ws.path("plain/secret.yaml");
+    ws.write(
+        "plain/secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: db, namespace: '${{ns}}'}}\n\
+             stringData: {{password: {PLAINTEXT}}}\n"
+        ),
+    );
+    let out = Command::new("sops")
+        .args([
+            "--encrypt",
+            "--age",
+            recipient,
+            "--encrypted-regex",
+            "^stringData$",
+        ])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(ws.path("plain")).unwrap();
+    assert!(
+        out.status.success(),
+        "sops: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let root = GitServerRoot::new();
+    let repo = root.create_repo("deploy");
+    repo.write("secret.yaml", std::str::from_utf8(&out.stdout).unwrap());
+    repo.commit("encrypted secret");
+    repo.push();
+    let config = ws.config(&format!(
+        "  - name: web\n    source: {{url: 'file://{}'}}\n    target: dir:{}\n    \
+         postBuild: {{substitute: {{ns: shop}}}}\n    \
+         decryption: {{provider: sops, identityFiles: ['{}']}}\n",
+        repo.bare().display(),
+        ws.path("live").display(),
+        key_file.display()
+    ));
+    let out = agent_command(&config)
+        .arg("--once")
+        .env("RUST_LOG", "trace")
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .output()
+        .unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{logs}");
+    let secret = ws.read("live/shop/core_Secret/db.yaml").unwrap();
+    assert!(secret.contains(PLAINTEXT), "{secret}");
+    assert!(!logs.contains(PLAINTEXT), "{logs}");
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG") || logs.contains("INFO"),
+        "{logs}"
+    );
+    let mut found = Vec::new();
+    files_holding(&ws.path("state"), PLAINTEXT.as_bytes(), &mut found);
+    assert!(
+        found.is_empty(),
+        "plaintext in the agent's state: {found:?}"
+    );
+    let mut encrypted = Vec::new();
+    files_holding(&ws.path("state"), b"ENC[AES256_GCM", &mut encrypted);
+    assert!(!encrypted.is_empty(), "the cache holds the encrypted file");
+}
