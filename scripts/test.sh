@@ -9,8 +9,9 @@ cd "$root"
 scripts/install-test-deps.sh
 
 # Processes a test may start; any of them still running at the end was left behind.
-watched='^(git|git-daemon|git-http-backend|sshd|docker-registry|registry|etcd|kube-apiserver|kube-controller-manager|kubectl|driftless|driftless-agent|sops|age)$'
-before=$(pgrep -d' ' -E "$watched" || true)
+# (pgrep matches the first 15 characters of a process name.)
+watched='^(git|git-daemon|git-http-backen|sshd|docker-registry|registry|etcd|kube-apiserver|kube-controller|kubectl|driftless|driftless-agent|sops|age)$'
+before=$(pgrep -d' ' "$watched" 2>/dev/null || true)
 
 kts="$root/scripts/kube-testserver"
 KUBECONFIG=$("$kts/start.sh")
@@ -24,13 +25,14 @@ status=0
 # One build: every step selects the whole workspace with all features, so each crate is
 # compiled once. Benchmarks run in criterion's test mode (each once, against the same
 # reference tools); nextest's summary of the whole suite comes last.
-cargo test --workspace --all-features --benches || status=$?
+cargo build --workspace --all-features --bins || status=$?  # benchmarks run the binaries
+cargo test --workspace --all-features --bench '*' || status=$?
 cargo test --workspace --all-features --doc || status=$?
 cargo nextest run --workspace --all-features --no-fail-fast || status=$?
 stop_server
 
 leftovers=()
-for pid in $(pgrep -E "$watched" || true); do
+for pid in $(pgrep "$watched" 2>/dev/null || true); do
   case " $before " in *" $pid "*) continue;; esac
   leftovers+=("$pid $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)")
 done

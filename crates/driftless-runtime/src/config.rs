@@ -196,6 +196,11 @@ pub struct AppConfig {
     /// default is the context's namespace), as the CLI's `--namespace`.
     #[serde(default)]
     pub target_namespace: Option<String>,
+    /// The namespace of the app's inventory, the ApplySet parent (`kube` targets; the
+    /// default is `targetNamespace`, else `default`): fixed here, never by whichever
+    /// namespace a kubeconfig context names. In a cluster, the agent's own namespace.
+    #[serde(default)]
+    pub inventory_namespace: Option<String>,
     /// Variables substituted after rendering, as Flux's `spec.postBuild`.
     #[serde(default)]
     pub post_build: Option<PostBuildConfig>,
@@ -513,16 +518,20 @@ impl AppConfig {
             ignore_rule(rule)
                 .map_err(|e| ConfigError::at(format!("{at}.ignore[{j}]"), e.to_string()))?;
         }
-        if let Some(namespace) = &self.target_namespace {
+        for (field, namespace) in [
+            ("targetNamespace", &self.target_namespace),
+            ("inventoryNamespace", &self.inventory_namespace),
+        ] {
+            let Some(namespace) = namespace else { continue };
             if !matches!(self.target_spec(), Ok(TargetSpec::Kube(_))) {
                 return Err(ConfigError::at(
-                    format!("{at}.targetNamespace"),
+                    format!("{at}.{field}"),
                     format!("only kube targets take a namespace, not {}", self.target),
                 ));
             }
             if !is_dns_label(namespace) {
                 return Err(ConfigError::at(
-                    format!("{at}.targetNamespace"),
+                    format!("{at}.{field}"),
                     format!(
                         "{namespace:?} is not a namespace name (up to 63 lowercase letters, digits and '-')"
                     ),
@@ -587,6 +596,9 @@ impl AppConfig {
         let mut options = TargetOptions::default().inventory_name(&self.name);
         if let Some(namespace) = &self.target_namespace {
             options = options.namespace(namespace);
+        }
+        if let Some(namespace) = &self.inventory_namespace {
+            options = options.inventory_namespace(namespace);
         }
         options
     }
@@ -1097,6 +1109,17 @@ mod tests {
         assert_eq!(rules[0].pointer, "/spec/replicas");
         assert_eq!(rules[1].kind, None);
         assert_eq!(web.target_options().namespace.as_deref(), Some("shop"));
+        let home = kube.replace(
+            "targetNamespace: shop",
+            "inventoryNamespace: driftless-system",
+        );
+        let config = parse(&home).unwrap();
+        let options = config.apps[0].target_options();
+        assert_eq!(
+            options.inventory_namespace.as_deref(),
+            Some("driftless-system")
+        );
+        assert_eq!(options.namespace, None);
 
         let (field, message) = field_of(&app("a", "  ignore: [/ok, 'spec/replicas']\n"));
         assert_eq!(field, "apps[0].ignore[1]");

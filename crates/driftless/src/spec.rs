@@ -630,6 +630,9 @@ pub struct TargetOptions {
     /// The namespace given to namespaced objects that name none. `None`: the
     /// kubeconfig context's namespace for `kube`, `default` for `dir:`.
     pub namespace: Option<String>,
+    /// The namespace of the inventory (`kube` targets: the ApplySet parent's). `None`:
+    /// [`namespace`](Self::namespace), else `default`; never the kubeconfig context's.
+    pub inventory_namespace: Option<String>,
     /// The kubeconfig file (`kube` targets). `None`: `KUBECONFIG`, `~/.kube/config` or
     /// the in-cluster service account.
     pub kubeconfig: Option<PathBuf>,
@@ -656,6 +659,13 @@ impl TargetOptions {
     #[must_use]
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Sets [`inventory_namespace`](Self::inventory_namespace).
+    #[must_use]
+    pub fn inventory_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.inventory_namespace = Some(namespace.into());
         self
     }
 
@@ -742,6 +752,9 @@ async fn kube_target(
     }
     if let Some(name) = &options.inventory_name {
         kube_options = kube_options.applyset(name);
+    }
+    if let Some(namespace) = &options.inventory_namespace {
+        kube_options = kube_options.applyset_namespace(namespace);
     }
     kube_options = kube_options.adopt(options.adopt);
     Ok(Arc::new(KubeTarget::from_kubeconfig(kube_options).await?))

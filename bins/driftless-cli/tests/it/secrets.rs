@@ -162,7 +162,10 @@ fn encrypted_secret_reaches_only_the_target() {
     // record of what it applied (as a cluster keeps the object itself).
     assert_eq!(
         files_holding(&live, FIRST),
-        [".driftless/inventory.json", "shop/core_Secret/db.yaml"]
+        [
+            ".driftless/inventories/shop.json",
+            "shop/core_Secret/db.yaml"
+        ]
     );
     assert!(
         files_holding(&cache, FIRST).is_empty(),
