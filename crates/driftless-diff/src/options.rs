@@ -75,6 +75,31 @@ pub struct IgnoreRule {
     pub name: Option<String>,
 }
 
+/// `[KIND[/NAME]=]POINTER`, as the CLI's `--ignore` and the agent's `ignore` write a
+/// rule: `/spec/replicas`, `Deployment=/spec/replicas`, `Deployment/web=/spec/replicas`.
+impl std::str::FromStr for IgnoreRule {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let (object, pointer) = match text.split_once('=') {
+            Some((object, pointer)) => (Some(object), pointer),
+            None => (None, text),
+        };
+        let mut rule = Self::new(pointer)?;
+        if let Some(object) = object {
+            let (kind, name) = match object.split_once('/') {
+                Some((kind, name)) => (kind, Some(name)),
+                None => (object, None),
+            };
+            rule = rule.kind(kind);
+            if let Some(name) = name {
+                rule = rule.name(name);
+            }
+        }
+        Ok(rule)
+    }
+}
+
 impl IgnoreRule {
     /// A rule for `pointer` on every object; narrow it with the setters.
     pub fn new(pointer: impl Into<String>) -> Result<Self, Error> {

@@ -944,22 +944,7 @@ fn is_app_name(name: &str) -> bool {
 
 /// `[KIND[/NAME]=]POINTER`, the syntax of the CLI's `--ignore`, as a rule.
 pub fn ignore_rule(text: &str) -> Result<driftless::diff::IgnoreRule, driftless::diff::Error> {
-    let (object, pointer) = match text.split_once('=') {
-        Some((object, pointer)) => (Some(object), pointer),
-        None => (None, text),
-    };
-    let mut rule = driftless::diff::IgnoreRule::new(pointer)?;
-    if let Some(object) = object {
-        let (kind, name) = match object.split_once('/') {
-            Some((kind, name)) => (kind, Some(name)),
-            None => (object, None),
-        };
-        rule = rule.kind(kind);
-        if let Some(name) = name {
-            rule = rule.name(name);
-        }
-    }
-    Ok(rule)
+    text.parse()
 }
 
 fn is_dns_label(name: &str) -> bool {

@@ -241,21 +241,6 @@ pub(crate) async fn pipeline(
 
 /// `[KIND[/NAME]=]POINTER` as an ignore rule.
 fn ignore_rule(text: &str) -> anyhow::Result<IgnoreRule> {
-    let (object, pointer) = match text.split_once('=') {
-        Some((object, pointer)) => (Some(object), pointer),
-        None => (None, text),
-    };
-    let mut rule =
-        IgnoreRule::new(pointer).with_context(|| format!("invalid --ignore {text:?}"))?;
-    if let Some(object) = object {
-        let (kind, name) = match object.split_once('/') {
-            Some((kind, name)) => (kind, Some(name)),
-            None => (object, None),
-        };
-        rule = rule.kind(kind);
-        if let Some(name) = name {
-            rule = rule.name(name);
-        }
-    }
-    Ok(rule)
+    text.parse()
+        .with_context(|| format!("invalid --ignore {text:?}"))
 }
