@@ -21,151 +21,15 @@
     clippy::too_many_lines
 )] // a benchmark binary; setup failures should be loud
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use driftless_benches::time_command;
+use driftless_benches::{kustomize_tree as generate, time_command};
 use driftless_render::kustomize::KustomizeRenderer;
 use serde_json::Value;
-
-fn write(root: &Path, path: &str, content: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
-
-/// Writes the tree with `n` services below `root`; the overlay to build is
-/// `overlays/prod`.
-fn generate(root: &Path, n: usize) {
-    let mut base = String::from("resources:\n");
-    for i in 0..n {
-        let svc = format!("svc-{i:03}");
-        writeln!(base, "- {svc}").unwrap();
-        write(
-            root,
-            &format!("base/{svc}/kustomization.yaml"),
-            &format!(
-                "resources:\n- deployment.yaml\n- service.yaml\n- serviceaccount.yaml\n- hpa.yaml\nconfigMapGenerator:\n- name: {svc}-config\n  literals:\n  - SERVICE={svc}\n  - LOG_LEVEL=info\n  - PORT=8080\n"
-            ),
-        );
-        write(
-            root,
-            &format!("base/{svc}/deployment.yaml"),
-            &format!(
-                "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {svc}
-  labels:
-    app: {svc}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: {svc}
-  template:
-    metadata:
-      labels:
-        app: {svc}
-    spec:
-      serviceAccountName: {svc}
-      containers:
-      - name: app
-        image: registry.example.com/shop/{svc}:1.0.{i}
-        ports:
-        - containerPort: 8080
-          name: http
-        envFrom:
-        - configMapRef:
-            name: {svc}-config
-        resources:
-          requests:
-            cpu: 50m
-            memory: 64Mi
-"
-            ),
-        );
-        write(
-            root,
-            &format!("base/{svc}/service.yaml"),
-            &format!(
-                "apiVersion: v1\nkind: Service\nmetadata:\n  name: {svc}\nspec:\n  selector:\n    app: {svc}\n  ports:\n  - name: http\n    port: 80\n    targetPort: http\n"
-            ),
-        );
-        write(
-            root,
-            &format!("base/{svc}/serviceaccount.yaml"),
-            &format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {svc}\n"),
-        );
-        write(
-            root,
-            &format!("base/{svc}/hpa.yaml"),
-            &format!(
-                "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {svc}\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: {svc}\n  minReplicas: 1\n  maxReplicas: 4\n"
-            ),
-        );
-    }
-    write(root, "base/kustomization.yaml", &base);
-
-    let mut prod = String::from(
-        "resources:
-- ../../base
-namespace: shop-prod
-namePrefix: prod-
-labels:
-- pairs:
-    env: prod
-  includeSelectors: true
-commonAnnotations:
-  owner: platform
-patches:
-- target:
-    kind: Deployment
-  patch: |-
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: any
-    spec:
-      template:
-        spec:
-          containers:
-          - name: app
-            env:
-            - name: ENVIRONMENT
-              value: prod
-            resources:
-              limits:
-                memory: 256Mi
-images:
-",
-    );
-    for i in 0..n {
-        let svc = format!("svc-{i:03}");
-        writeln!(
-            prod,
-            "- name: registry.example.com/shop/{svc}\n  newTag: 2.0.{i}"
-        )
-        .unwrap();
-    }
-    prod.push_str("replicas:\n");
-    for i in 0..n {
-        writeln!(prod, "- name: svc-{i:03}\n  count: {}", 2 + i % 3).unwrap();
-    }
-    prod.push_str("configMapGenerator:\n");
-    for i in 0..n {
-        writeln!(
-            prod,
-            "- name: svc-{i:03}-config\n  behavior: merge\n  literals:\n  - LOG_LEVEL=warn"
-        )
-        .unwrap();
-    }
-    write(root, "overlays/prod/kustomization.yaml", &prod);
-}
 
 fn kubectl(dir: &Path) -> Vec<Value> {
     let out = Command::new("kubectl")
