@@ -34,6 +34,8 @@ stop_server
 leftovers=()
 for pid in $(pgrep "$watched" 2>/dev/null || true); do
   case " $before " in *" $pid "*) continue;; esac
+  # A stopped process whose parent has not reaped it yet (a zombie) is not running.
+  case $(ps -o stat= -p "$pid" 2>/dev/null) in Z*|"") continue;; esac
   leftovers+=("$pid $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)")
 done
 if ((${#leftovers[@]})); then

@@ -150,7 +150,7 @@ setsid "$BIN/kube-apiserver" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --api-audiences=https://kubernetes.default.svc.cluster.local \
-  --service-cluster-ip-range=10.0.0.0/24 \
+  --service-cluster-ip-range=10.0.0.0/16 \
   --disable-admission-plugins=ServiceAccount \
   --endpoint-reconciler-type=none \
   --allow-privileged=true --profiling=false \

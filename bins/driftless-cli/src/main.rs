@@ -2,6 +2,7 @@
 //!
 //! Argument parsing and wiring only; the work is done by the `driftless` crate.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -27,7 +28,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, so stdout stays clean for YAML and JSON. `RUST_LOG` overrides.
+/// Logs go to stderr, so stdout stays clean for YAML and JSON; colour only on a terminal
+/// and without `NO_COLOR`. `RUST_LOG` overrides.
 /// Long-running commands show the sources' progress events by default.
 fn init_logging(verbose: u8, progress: bool) {
     let default = match verbose {
@@ -42,6 +44,7 @@ fn init_logging(verbose: u8, progress: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(output::colour(std::io::stderr().is_terminal()))
         .with_target(false)
         .init();
 }

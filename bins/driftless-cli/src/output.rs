@@ -10,6 +10,12 @@ use serde_json::Value;
 
 use crate::args::{Format, ObjectFormat};
 
+/// Whether to colour what goes to a stream: only a terminal, and never when `NO_COLOR`
+/// is set to anything but the empty string (no-color.org).
+pub(crate) fn colour(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
 /// Writes text to stdout as is.
 pub(crate) fn text(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();

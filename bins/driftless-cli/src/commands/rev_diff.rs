@@ -44,7 +44,7 @@ pub(crate) async fn run(args: DiffArgs, range: &str) -> anyhow::Result<ExitCode>
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stdout().is_terminal(),
+        Color::Auto => crate::output::colour(std::io::stdout().is_terminal()),
     };
     match args.output {
         Format::Human => {

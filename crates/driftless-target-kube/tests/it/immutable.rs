@@ -88,11 +88,19 @@ async fn service_cluster_ip_change_is_recreated_when_annotated() {
             "spec": {"clusterIP": ip, "ports": [{"port": 5432, "protocol": "TCP"}]},
         })
     };
-    // Addresses of the test server's range (10.0.0.0/24) unlikely to be taken.
-    let pick = std::process::id() % 60;
+    // Two addresses of the test server's range (10.0.0.0/16), drawn at random so that
+    // Services other tests create at the same time are very unlikely to hold them.
+    let random = {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let third = 10 + random % 200;
+    let fourth = 1 + (random >> 8) % 250;
     let (first, second) = (
-        format!("10.0.0.{}", 130 + pick),
-        format!("10.0.0.{}", 190 + pick),
+        format!("10.0.{third}.{fourth}"),
+        format!("10.0.{}.{fourth}", third + 1),
     );
     reconcile(&target, objects([service(&first)]), ApplyOptions::default())
         .await
