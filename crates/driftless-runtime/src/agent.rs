@@ -759,7 +759,12 @@ impl Agent {
             Ok(report) => new_sync(&name, trigger, started, report),
             Err(error) => NewSync {
                 app: name.clone(),
-                revision: pinned.as_ref().map(ToString::to_string),
+                // The revision it failed at, when it got as far as resolving one.
+                revision: pinned
+                    .clone()
+                    .or_else(|| app.pipeline.resolved())
+                    .as_ref()
+                    .map(ToString::to_string),
                 started,
                 finished: SystemTime::now(),
                 result: SyncResult::Failed,
@@ -1183,6 +1188,7 @@ fn new_sync(app: &str, trigger: &str, started: SystemTime, report: &SyncReport) 
         unchanged: report.applied.unchanged.len(),
         rendered: report.rendered,
         error: None,
+        changes: report.changes.iter().map(ToString::to_string).collect(),
     }
 }
 

@@ -142,6 +142,9 @@ pub struct NewSync {
     pub rendered: bool,
     /// The error and its causes, when it failed.
     pub error: Option<String>,
+    /// What changed, one entry an object: `Kind namespace/name action (/field, …)`.
+    /// Field paths only, never values, so Secrets stay out.
+    pub changes: Vec<String>,
 }
 
 impl Default for NewSync {
@@ -159,6 +162,7 @@ impl Default for NewSync {
             unchanged: 0,
             rendered: false,
             error: None,
+            changes: Vec::new(),
         }
     }
 }
@@ -204,6 +208,10 @@ pub struct SyncRecord {
     /// When the first pass folded into this record started, RFC 3339 (UTC).
     #[serde(default)]
     pub first_started: Option<String>,
+    /// What changed, one entry an object: `Kind namespace/name action (/field, …)`
+    /// (field paths only, never values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 fn one() -> u64 {
@@ -323,6 +331,7 @@ impl History {
             error: sync.error.clone(),
             count: 1,
             first_started: Some(started),
+            changes: sync.changes.clone(),
         };
         let path = self.path.clone();
         self.write("recording a sync", |txn| {

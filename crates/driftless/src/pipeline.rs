@@ -166,6 +166,9 @@ pub struct Pipeline {
     target: Arc<dyn Target>,
     options: PipelineOptions,
     last_render: Mutex<Option<Rendered>>,
+    /// The revision the reconcile in progress (or the last one) resolved, so that a
+    /// failure after resolving can say which revision failed.
+    resolved: std::sync::Mutex<Option<Revision>>,
     stage: watch::Sender<Stage>,
 }
 
@@ -201,6 +204,7 @@ impl Pipeline {
             target,
             options: PipelineOptions::default(),
             last_render: Mutex::new(None),
+            resolved: std::sync::Mutex::new(None),
             stage: watch::Sender::new(Stage::Idle),
         }
     }
@@ -258,10 +262,12 @@ impl Pipeline {
     /// Renders `revision` (or the newest) and prepares it for the target; reuses the
     /// last render when the revision has not changed.
     pub async fn render(&self, revision: Option<&Revision>) -> Result<(Rendered, bool), Error> {
+        self.set_resolved(None);
         let revision = match revision {
             Some(revision) => revision.clone(),
             None => self.resolve().await?,
         };
+        self.set_resolved(Some(revision.clone()));
         let mut last = self.last_render.lock().await;
         if let Some(rendered) = last.as_ref().filter(|r| r.revision == revision) {
             tracing::debug!(%revision, "revision unchanged, reusing the last render");
@@ -277,6 +283,22 @@ impl Pipeline {
         let rendered = Rendered { revision, objects };
         *last = Some(rendered.clone());
         Ok((rendered, true))
+    }
+
+    /// The revision the last render resolved, even when the reconcile then failed
+    /// (fetching, rendering, applying); `None` when resolving itself failed.
+    pub fn resolved(&self) -> Option<Revision> {
+        self.resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_resolved(&self, revision: Option<Revision>) {
+        *self
+            .resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = revision;
     }
 
     /// Compares desired with live: what a reconcile would do.

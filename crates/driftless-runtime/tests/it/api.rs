@@ -47,6 +47,7 @@ async fn status_suspend_resume_and_refusals_round_trip() {
     assert!(ready.is_true());
     let history = client.history("web", 10).await.unwrap();
     assert_eq!(history[0].created, 1);
+    assert_eq!(history[0].changes, ["ConfigMap web/settings created"]);
 
     let status = client.suspend("web").await.unwrap();
     assert!(status.suspended);
@@ -59,7 +60,30 @@ async fn status_suspend_resume_and_refusals_round_trip() {
     }
     let status = client.resume("web").await.unwrap();
     assert!(!status.suspended);
+    // A hand edit is drift: the history entry of its correction names object and field.
+    let live = crate::support::live_cm(&dirs.path("live/web"));
+    let edited = std::fs::read_to_string(&live)
+        .unwrap()
+        .replace("fast", "slow");
+    std::fs::write(&live, edited).unwrap();
     assert!(client.reconcile("web").await.unwrap().triggered);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let corrected = loop {
+        let history = client.history("web", 10).await.unwrap();
+        if let Some(sync) = history.into_iter().find(|sync| sync.updated == 1) {
+            break sync;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no drift correction recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        corrected.changes,
+        ["ConfigMap web/settings updated (/data/mode)"]
+    );
+    assert!(std::fs::read_to_string(&live).unwrap().contains("fast"));
     // A local directory has no revisions to roll back to.
     let error = client.rollback("web", "0123456").await.unwrap_err();
     assert!(

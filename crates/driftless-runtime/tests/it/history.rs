@@ -174,3 +174,32 @@ fn a_full_disk_makes_the_store_unwritable_until_space_is_freed() {
     assert_eq!(syncs[0].created, 101);
     assert!(syncs.iter().any(|s| s.created == 1), "{}", syncs.len());
 }
+
+/// A reconcile that fails after resolving (here: the render) records the revision it
+/// failed at, so the history says which commit broke.
+#[tokio::test]
+async fn a_failed_reconcile_records_the_revision_it_failed_at() {
+    let dirs = crate::support::Dirs::new();
+    let web = dirs.app("web");
+    std::fs::write(dirs.path("src/web/broken.yaml"), "kind: [unclosed\n").unwrap();
+    let agent = driftless_runtime::AgentBuilder::new()
+        .app("web", web, driftless_runtime::AppOptions::default())
+        .history(History::open(&dirs.path("state")).unwrap())
+        .build()
+        .unwrap();
+    let outcomes = agent.reconcile_all(None, "test").await.unwrap();
+    assert!(outcomes[0].is_failure(), "{:?}", outcomes[0]);
+    drop(agent);
+    let history = History::open(&dirs.path("state")).unwrap();
+    let failed = &history.syncs("web", 1).unwrap()[0];
+    assert_eq!(failed.result, SyncResult::Failed);
+    let revision = failed.revision.as_deref().unwrap_or_default();
+    assert!(revision.contains("sha256:"), "{failed:?}");
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("broken.yaml")
+    );
+}
