@@ -84,7 +84,7 @@ fn git_work_tree(dir: &Path) -> Result<Option<PathBuf>, Error> {
 /// size and time.
 const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// A digest of every file below `root` (hidden ones skipped): sorted relative paths,
+/// A digest of every file below `root` (hidden and git-ignored ones skipped): sorted relative paths,
 /// each followed by its size and modification time, and by its contents when it changed
 /// within [`RACY_WINDOW`], so no two different trees share a digest by concatenation.
 fn tree_digest(root: &Path) -> Result<Revision, Error> {
@@ -97,21 +97,25 @@ fn tree_digest(root: &Path) -> Result<Revision, Error> {
     }
     let now = std::time::SystemTime::now();
     let mut hasher = Sha256::new();
-    let walk = walkdir::WalkDir::new(root)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    // What git ignores is no desired state: build output (`target/`) and what the agent
+    // itself writes into the tree (a directory target under `out/`) must neither be
+    // walked at every interval nor change the revision.
+    let walk = ignore::WalkBuilder::new(root)
+        .hidden(true)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(false)
+        .require_git(false)
+        .sort_by_file_name(std::cmp::Ord::cmp)
+        .build();
     for entry in walk {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_owned();
-            io_error(&path, e.into())
-        })?;
-        if !entry.file_type().is_file() {
+        let entry = entry.map_err(|e| io_error(root, std::io::Error::other(e)))?;
+        if !entry.file_type().is_some_and(|kind| kind.is_file()) {
             continue;
         }
         let metadata = entry
             .metadata()
-            .map_err(|e| io_error(entry.path(), e.into()))?;
+            .map_err(|e| io_error(entry.path(), std::io::Error::other(e)))?;
         let modified = metadata.modified().map_err(|e| io_error(entry.path(), e))?;
         let since_epoch = modified
             .duration_since(std::time::UNIX_EPOCH)
@@ -189,6 +193,29 @@ mod tests {
         assert_ne!(source.resolve().await.unwrap(), first);
         let snapshot = source.fetch(&first).await.unwrap();
         assert_eq!(snapshot.root(), dir.path());
+    }
+
+    #[tokio::test]
+    async fn what_git_ignores_is_not_part_of_the_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "/out/\ntarget/\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("app")).unwrap();
+        std::fs::write(dir.path().join("app/a.yaml"), "a: 1\n").unwrap();
+        let source = LocalSource::new(dir.path().join("app"));
+        let first = source.resolve().await.unwrap();
+        for ignored in ["out/live/a.yaml", "target/debug/x", "app/target/y"] {
+            let path = dir.path().join(ignored);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "written by a build or a directory target\n").unwrap();
+        }
+        assert_eq!(source.resolve().await.unwrap(), first);
+        std::fs::write(dir.path().join("base.yaml"), "b: 1\n").unwrap();
+        assert_ne!(
+            source.resolve().await.unwrap(),
+            first,
+            "the rest of the tree counts"
+        );
     }
 
     #[tokio::test]
