@@ -31,6 +31,9 @@ pub const FORCE_ANNOTATION: &str = "driftless.dev/force";
 /// one; more are found with one list of the namespace.
 const GET_LIMIT: usize = 4;
 
+/// Objects per page of a list (kubectl's chunk size).
+const LIST_PAGE: u32 = 500;
+
 /// A Kubernetes cluster as a driftless [`Target`].
 ///
 /// Objects are applied with server-side apply under one field manager; what was
@@ -44,7 +47,8 @@ pub struct KubeTarget {
     parent_name: String,
     parent_namespace: String,
     applyset_id: String,
-    discovery: Discovery,
+    /// Shared with the other targets of its [`crate::Cluster`], if any.
+    discovery: Arc<Discovery>,
     counters: Arc<Counters>,
     /// Objects known to be as desired, so a reconcile asks the server again only when
     /// something changed: id -> (resourceVersion, hash of the body they agree with).
@@ -85,15 +89,8 @@ impl KubeTarget {
             .unwrap_or_else(|| client.default_namespace().to_owned());
         let counters = Arc::new(Counters::default());
         // Count our requests as `from_kubeconfig` does, in front of the given client.
-        let send = tower::service_fn(move |request| {
-            let client = client.clone();
-            async move { client.send(request).await }
-        });
-        let service = tower::ServiceBuilder::new()
-            .layer(call::counting_layer(counters.clone()))
-            .service(send);
-        let client = kube::Client::new(service, default_namespace.clone());
-        Self::with_client(client, options, default_namespace, counters)
+        let client = crate::cluster::counted(client, &counters, &default_namespace);
+        Self::assemble(client, options, default_namespace, counters, Arc::default())
     }
 
     fn from_config(mut config: Config, options: KubeOptions) -> Result<Self, Error> {
@@ -112,19 +109,23 @@ impl KubeTarget {
             })?
             .with_layer(&call::counting_layer(counters.clone()))
             .build();
-        Ok(Self::with_client(
+        Ok(Self::assemble(
             client,
             options,
             default_namespace,
             counters,
+            Arc::default(),
         ))
     }
 
-    fn with_client(
+    /// A target over `client` (which counts into `counters`), resolving kinds through
+    /// `discovery`.
+    pub(crate) fn assemble(
         client: kube::Client,
         options: KubeOptions,
         default_namespace: String,
         counters: Arc<Counters>,
+        discovery: Arc<Discovery>,
     ) -> Self {
         // Fixed by configuration, never by the context: a context switch must not
         // re-parent the set.
@@ -142,7 +143,7 @@ impl KubeTarget {
             parent_name,
             parent_namespace,
             applyset_id,
-            discovery: Discovery::default(),
+            discovery,
             counters,
             in_sync: Mutex::new(HashMap::new()),
             takeovers: Mutex::new(HashMap::new()),
@@ -312,25 +313,34 @@ impl KubeTarget {
         members_only: bool,
     ) -> Result<Vec<Value>, Error> {
         let api = self.api(resource, namespace);
-        let mut params = ListParams::default();
+        // In pages, as kubectl lists: a response for 50,000 objects, parsed whole, would
+        // hold them three times over (text, typed, JSON) at once.
+        let mut params = ListParams::default().limit(LIST_PAGE);
         if members_only {
             params = params.labels(&format!("{PART_OF_LABEL}={}", self.applyset_id));
         }
-        let list = call::retrying("list", || api.list(&params))
-            .await
-            .map_err(|e| {
-                CallContext {
-                    verb: "list",
-                    resource: &resource.name(),
-                    namespace,
-                    id: None,
-                }
-                .error(e)
-            })?;
-        list.items
-            .iter()
-            .map(|o| to_value(o, &resource.api))
-            .collect()
+        let mut values = Vec::new();
+        loop {
+            let page = call::retrying("list", || api.list(&params))
+                .await
+                .map_err(|e| {
+                    CallContext {
+                        verb: "list",
+                        resource: &resource.name(),
+                        namespace,
+                        id: None,
+                    }
+                    .error(e)
+                })?;
+            let next = page.metadata.continue_.filter(|token| !token.is_empty());
+            for object in page.items {
+                values.push(to_value(&object, &resource.api)?);
+            }
+            match next {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(values),
+            }
+        }
     }
 
     async fn get(

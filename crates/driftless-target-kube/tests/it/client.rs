@@ -58,3 +58,49 @@ async fn the_loader_names_a_missing_kubeconfig() {
         "{error}"
     );
 }
+
+/// Many apps on one cluster: one client and one discovery cache. The second target
+/// asks nothing about the kinds the first one resolved, and each target still counts
+/// its own requests.
+#[tokio::test]
+async fn targets_of_one_cluster_share_discovery() {
+    let ns = TestNamespace::new("cluster");
+    let cluster = driftless_target_kube::Cluster::from_kubeconfig(
+        Some(&driftless_testkit::kube::kubeconfig()),
+        None,
+    )
+    .await
+    .unwrap();
+    let first = cluster.target(
+        KubeOptions::default()
+            .namespace(ns.name())
+            .applyset("first"),
+    );
+    let second = cluster.target(
+        KubeOptions::default()
+            .namespace(ns.name())
+            .applyset("second"),
+    );
+    let desired = |name: &str| objects([config_map(name, json!({"mode": "fast"}))]);
+
+    first.prepare(desired("one")).await.unwrap();
+    let discovered = first.request_counts();
+    assert!(
+        discovered.reads > 0,
+        "the first target discovers: {discovered:?}"
+    );
+    second.prepare(desired("two")).await.unwrap();
+    assert_eq!(
+        second.request_counts().reads,
+        0,
+        "the second target asks nothing"
+    );
+
+    let (_, report) = reconcile(&second, desired("two"), ApplyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.created.len(), 1);
+    assert!(get(&ns, "configmap", "two").is_some());
+    assert!(second.request_counts().writes > 0);
+    assert_eq!(first.request_counts().writes, 0, "counted per target");
+}

@@ -161,3 +161,32 @@ async fn the_parent_namespace_does_not_follow_the_context() {
     assert_eq!(unconfigured.applyset_parent().namespace(), Some("default"));
     assert_eq!(unconfigured.default_namespace(), elsewhere.name());
 }
+
+/// More members than one page of a list (500): a fresh target finds every one of them
+/// (nothing to create, no write), and prunes the ones no longer desired from any page.
+#[tokio::test]
+async fn members_beyond_one_page_are_all_found() {
+    let ns = TestNamespace::new("pages");
+    let all = |count: usize| {
+        objects((0..count).map(|i| config_map(&format!("cm-{i:04}"), json!({"i": i.to_string()}))))
+    };
+    let first = target(&ns, "pages").await;
+    let (_, report) = reconcile(&first, all(620), ApplyOptions::default().prune(true))
+        .await
+        .unwrap();
+    assert_eq!(report.created.len(), 620);
+
+    let fresh = target(&ns, "pages").await;
+    let (plan, report) = reconcile(&fresh, all(560), ApplyOptions::default().prune(true))
+        .await
+        .unwrap();
+    assert_eq!(plan.summary().create, 0, "every member was found");
+    assert_eq!(report.unchanged.len(), 560);
+    assert_eq!(
+        report.pruned.len(),
+        60,
+        "the last page's members are pruned"
+    );
+    assert!(get(&ns, "configmap", "cm-0619").is_none());
+    assert!(get(&ns, "configmap", "cm-0559").is_some());
+}

@@ -1,0 +1,107 @@
+//! [`Cluster`]: one connection to a Kubernetes cluster, shared by the targets of many
+//! apps.
+//!
+//! An agent with a thousand apps on one cluster needs one HTTP client (one connection
+//! pool, one TLS setup) and one discovery cache, not a thousand: each target opened from
+//! a `Cluster` sends its requests through the shared client (still counted per target)
+//! and asks the server about a kind once for all of them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use kube::{Client, Config};
+
+use crate::call::{self, Counters};
+use crate::discovery::Discovery;
+use crate::error::Error;
+use crate::options::KubeOptions;
+use crate::target::KubeTarget;
+
+/// A cluster's client and discovery cache, cheap to clone and shared by every target
+/// made with [`Cluster::target`].
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+    context: Option<String>,
+    discovery: Arc<Discovery>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("context", &self.context)
+            .field("default_namespace", &self.client.default_namespace())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Connects with the kubeconfig (`kubeconfig`, else `KUBECONFIG`, else
+    /// `~/.kube/config`) at `context`, falling back to the in-cluster service account
+    /// when there is no kubeconfig and no context was asked for. Contacts nothing yet.
+    pub async fn from_kubeconfig(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+    ) -> Result<Self, Error> {
+        let config = crate::kubeconfig::load(kubeconfig, context).await?;
+        Self::from_config(config, context)
+    }
+
+    fn from_config(mut config: Config, context: Option<&str>) -> Result<Self, Error> {
+        // Targets retry themselves, per operation, so that retries are bounded and
+        // counted.
+        config.default_retry = false;
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| Error::Config {
+                context: context.map(str::to_owned),
+                reason: "cannot build an HTTP client from it".into(),
+                source: Some(Box::new(e)),
+            })?
+            .build();
+        Ok(Self {
+            client,
+            context: context.map(str::to_owned),
+            discovery: Arc::default(),
+        })
+    }
+
+    /// The kubeconfig context it was opened with, if one was named.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+
+    /// A target on this cluster: its requests go through the shared client (counted in
+    /// the target's own [`request_counts`](KubeTarget::request_counts)) and its kinds
+    /// are resolved through the shared discovery cache. `options.kubeconfig` is not
+    /// used; `options.context` only names the target.
+    pub fn target(&self, mut options: KubeOptions) -> KubeTarget {
+        if options.context.is_none() {
+            options.context.clone_from(&self.context);
+        }
+        let default_namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.client.default_namespace().to_owned());
+        let counters = Arc::new(Counters::default());
+        let client = counted(self.client.clone(), &counters, &default_namespace);
+        KubeTarget::assemble(
+            client,
+            options,
+            default_namespace,
+            counters,
+            Arc::clone(&self.discovery),
+        )
+    }
+}
+
+/// `client` behind a layer that counts requests into `counters`.
+pub(crate) fn counted(client: Client, counters: &Arc<Counters>, namespace: &str) -> Client {
+    let send = tower::service_fn(move |request| {
+        let client = client.clone();
+        async move { client.send(request).await }
+    });
+    let service = tower::ServiceBuilder::new()
+        .layer(call::counting_layer(counters.clone()))
+        .service(send);
+    Client::new(service, namespace.to_owned())
+}
