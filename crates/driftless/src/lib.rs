@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+mod clusters;
 mod error;
 mod local;
 mod pipeline;
@@ -42,6 +43,7 @@ pub mod postbuild;
 pub mod spec;
 mod uninstall;
 
+pub use clusters::Clusters;
 pub use error::Error;
 pub use local::{LocalSource, export_snapshot};
 pub use pipeline::{ObjectChange, Pipeline, PipelineOptions, Rendered, Stage, SyncReport};

@@ -10,7 +10,7 @@ use driftless_core::{
 };
 use driftless_diff::DiffOptions;
 use serde::Serialize;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -29,6 +29,12 @@ pub struct PipelineOptions {
     pub allow_empty: bool,
     /// Wait until applied objects are healthy, up to this long.
     pub health_timeout: Option<Duration>,
+    /// Reconciles that may run at once among the pipelines sharing these slots (e.g.
+    /// every app of an agent). A reconcile holds a slot while it fetches, renders,
+    /// plans and applies, and gives it back before it waits for health, so that a
+    /// thousand apps starting together neither hold a thousand renders in memory nor
+    /// send the API server a thousand apps' requests at once. `None`: no limit.
+    pub slots: Option<Arc<Semaphore>>,
 }
 
 impl PipelineOptions {
@@ -64,6 +70,13 @@ impl PipelineOptions {
     #[must_use]
     pub fn health_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.health_timeout = timeout;
+        self
+    }
+
+    /// Sets [`slots`](Self::slots).
+    #[must_use]
+    pub fn slots(mut self, slots: Option<Arc<Semaphore>>) -> Self {
+        self.slots = slots;
         self
     }
 }
@@ -165,7 +178,9 @@ pub struct Pipeline {
     renderer: Arc<dyn Renderer>,
     target: Arc<dyn Target>,
     options: PipelineOptions,
-    last_render: Mutex<Option<Rendered>>,
+    /// The last render, shared with the reconcile using it rather than copied: for an
+    /// app of 50,000 objects a copy is tens of megabytes.
+    last_render: Mutex<Option<Arc<Rendered>>>,
     /// The revision the reconcile in progress (or the last one) resolved, so that a
     /// failure after resolving can say which revision failed.
     resolved: std::sync::Mutex<Option<Revision>>,
@@ -261,7 +276,10 @@ impl Pipeline {
 
     /// Renders `revision` (or the newest) and prepares it for the target; reuses the
     /// last render when the revision has not changed.
-    pub async fn render(&self, revision: Option<&Revision>) -> Result<(Rendered, bool), Error> {
+    pub async fn render(
+        &self,
+        revision: Option<&Revision>,
+    ) -> Result<(Arc<Rendered>, bool), Error> {
         self.set_resolved(None);
         let revision = match revision {
             Some(revision) => revision.clone(),
@@ -271,7 +289,7 @@ impl Pipeline {
         let mut last = self.last_render.lock().await;
         if let Some(rendered) = last.as_ref().filter(|r| r.revision == revision) {
             tracing::debug!(%revision, "revision unchanged, reusing the last render");
-            return Ok((rendered.clone(), false));
+            return Ok((Arc::clone(rendered), false));
         }
         let snapshot = self.fetch(Some(&revision)).await?;
         let objects = self.render_snapshot(snapshot).await?;
@@ -280,8 +298,8 @@ impl Pipeline {
             .prepare(objects)
             .await
             .map_err(|source| self.target_error("preparing objects for", source))?;
-        let rendered = Rendered { revision, objects };
-        *last = Some(rendered.clone());
+        let rendered = Arc::new(Rendered { revision, objects });
+        *last = Some(Arc::clone(&rendered));
         Ok((rendered, true))
     }
 
@@ -302,7 +320,10 @@ impl Pipeline {
     }
 
     /// Compares desired with live: what a reconcile would do.
-    pub async fn plan(&self, revision: Option<&Revision>) -> Result<(Rendered, Plan, bool), Error> {
+    pub async fn plan(
+        &self,
+        revision: Option<&Revision>,
+    ) -> Result<(Arc<Rendered>, Plan, bool), Error> {
         let (rendered, fresh) = self.render(revision).await?;
         let plan = self.plan_rendered(&rendered).await?;
         Ok((rendered, plan, fresh))
@@ -330,6 +351,7 @@ impl Pipeline {
         cancel: &CancellationToken,
     ) -> Result<SyncReport, Error> {
         let started = Instant::now();
+        let slot = cancellable(cancel, "waiting for a free slot", self.take_slot()).await?;
         let stage = StageGuard::new(&self.stage);
         stage.set(Stage::Planning);
         let planned = cancellable(cancel, "fetching and rendering", self.plan(revision)).await;
@@ -369,6 +391,8 @@ impl Pipeline {
             dry_run = applied.dry_run,
             "reconciled"
         );
+        // Waiting for health costs nothing: another app may reconcile meanwhile.
+        drop(slot);
         let health = match self.options.health_timeout {
             Some(timeout) if !self.options.apply.dry_run => {
                 let ids: Vec<ObjectId> = rendered.objects.ids().cloned().collect();
@@ -386,7 +410,7 @@ impl Pipeline {
             _ => HealthReport::new(),
         };
         Ok(SyncReport {
-            revision: rendered.revision,
+            revision: rendered.revision.clone(),
             summary,
             applied,
             health,
@@ -397,13 +421,22 @@ impl Pipeline {
         })
     }
 
+    /// A slot of [`PipelineOptions::slots`], waited for; `None` without a limit.
+    async fn take_slot(&self) -> Result<Option<OwnedSemaphorePermit>, Error> {
+        let Some(slots) = &self.options.slots else {
+            return Ok(None);
+        };
+        // The semaphore is never closed, so acquiring only waits.
+        Ok(Arc::clone(slots).acquire_owned().await.ok())
+    }
+
     /// The last render, when it is of `revision` (or any revision when none is asked
     /// for): what is enforced while the source is down.
-    async fn last_good_render(&self, revision: Option<&Revision>) -> Option<Rendered> {
+    async fn last_good_render(&self, revision: Option<&Revision>) -> Option<Arc<Rendered>> {
         let last = self.last_render.lock().await;
         last.as_ref()
             .filter(|r| revision.is_none_or(|wanted| *wanted == r.revision))
-            .cloned()
+            .map(Arc::clone)
     }
 
     /// Compares a render with what is live.

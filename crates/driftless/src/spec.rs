@@ -689,6 +689,16 @@ pub async fn open_target(
     spec: &TargetSpec,
     options: &TargetOptions,
 ) -> Result<Arc<dyn Target>, Error> {
+    open_target_in(spec, options, &crate::Clusters::new()).await
+}
+
+/// Opens the target a spec names; a Kubernetes target shares its connection with the
+/// other targets opened through `clusters` on the same kubeconfig and context.
+pub async fn open_target_in(
+    spec: &TargetSpec,
+    options: &TargetOptions,
+    clusters: &crate::Clusters,
+) -> Result<Arc<dyn Target>, Error> {
     let open_error = |source: driftless_core::BoxError| Error::OpenTarget {
         spec: spec.to_string(),
         source,
@@ -716,7 +726,9 @@ pub async fn open_target(
                 (Some(context), _) | (None, Some(context)) => Some(context.as_str()),
                 (None, None) => None,
             };
-            kube_target(context, options).await.map_err(open_error)
+            kube_target(context, options, clusters)
+                .await
+                .map_err(open_error)
         }
     }
 }
@@ -737,15 +749,13 @@ fn dir_options(options: &TargetOptions) -> driftless_target_dir::DirTargetOption
 async fn kube_target(
     context: Option<&str>,
     options: &TargetOptions,
+    clusters: &crate::Clusters,
 ) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
-    use driftless_target_kube::{KubeOptions, KubeTarget};
+    use driftless_target_kube::KubeOptions;
 
     let mut kube_options = KubeOptions::default();
     if let Some(context) = context {
         kube_options = kube_options.context(context);
-    }
-    if let Some(path) = &options.kubeconfig {
-        kube_options = kube_options.kubeconfig(path);
     }
     if let Some(namespace) = &options.namespace {
         kube_options = kube_options.namespace(namespace);
@@ -757,7 +767,10 @@ async fn kube_target(
         kube_options = kube_options.applyset_namespace(namespace);
     }
     kube_options = kube_options.adopt(options.adopt);
-    Ok(Arc::new(KubeTarget::from_kubeconfig(kube_options).await?))
+    let cluster = clusters
+        .cluster(options.kubeconfig.as_deref(), context)
+        .await?;
+    Ok(Arc::new(cluster.target(kube_options)))
 }
 
 #[cfg(not(feature = "kube"))]
@@ -765,6 +778,7 @@ async fn kube_target(
 async fn kube_target(
     context: Option<&str>,
     _options: &TargetOptions,
+    _clusters: &crate::Clusters,
 ) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
     let spec = TargetSpec::Kube(context.map(str::to_owned));
     Err(Box::new(Error::FeatureDisabled {

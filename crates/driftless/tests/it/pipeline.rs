@@ -190,6 +190,64 @@ async fn unchanged_revision_is_not_rendered_again_but_drift_is_corrected() {
     assert_eq!(renders.load(Ordering::SeqCst), 2);
 }
 
+/// Tracks how many renders run at once (each takes 100 ms).
+struct Overlapping {
+    inner: AutoRenderer,
+    running: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl Renderer for Overlapping {
+    fn render(&self, snapshot: &Snapshot, path: &Path) -> Result<ObjectSet, RenderError> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.inner.render(snapshot, path)
+    }
+}
+
+/// The most renders that ran at once when four pipelines reconcile together, sharing
+/// `slots`.
+async fn most_at_once(slots: Option<Arc<tokio::sync::Semaphore>>) -> usize {
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let mut reconciles = tokio::task::JoinSet::new();
+    let mut dirs = Vec::new();
+    for n in 0..4 {
+        let repo = tempfile::tempdir().unwrap();
+        let live = tempfile::tempdir().unwrap();
+        write(repo.path(), "a.yaml", &config_map(&format!("a{n}"), "1"));
+        let pipeline = Pipeline::new(
+            LocalSource::new(repo.path()),
+            Overlapping {
+                inner: AutoRenderer::default(),
+                running: Arc::clone(&running),
+                most: Arc::clone(&most),
+            },
+            DirTarget::new(live.path()).unwrap(),
+        )
+        .with_options(PipelineOptions::default().slots(slots.clone()));
+        reconciles.spawn(async move { pipeline.reconcile().await.map(|_| ()) });
+        dirs.push((repo, live));
+    }
+    while let Some(done) = reconciles.join_next().await {
+        done.unwrap().unwrap();
+    }
+    most.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_slots_bound_the_reconciles_running_at_once() {
+    assert!(
+        most_at_once(None).await > 2,
+        "without slots all four overlap"
+    );
+    let slots = Arc::new(tokio::sync::Semaphore::new(2));
+    assert_eq!(most_at_once(Some(Arc::clone(&slots))).await, 2);
+    assert_eq!(slots.available_permits(), 2, "every slot is given back");
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut cause = error.source();
