@@ -158,18 +158,21 @@ impl AgentBuilder {
     }
 
     /// The apps of a configuration, their pipelines opened (sources cache under the
-    /// configuration's state directory), their webhook secrets read, and the API's
+    /// configuration's state directory; targets on one cluster share a connection; at
+    /// most `concurrency` reconcile at once), their webhook secrets read, and the API's
     /// access rules (the token made in the state directory when none is configured).
     pub async fn from_config(config: &AgentConfig) -> Result<Self, Error> {
         let mut builder = Self::new().api_auth(config.api_auth()?);
+        // One connection per cluster and one set of reconcile slots for all the apps.
+        let shared = config.shared();
         for app in &config.apps {
-            let pipeline =
-                app.pipeline(&config.cache_dir())
-                    .await
-                    .map_err(|source| Error::OpenApp {
-                        app: app.name.clone(),
-                        source: Box::new(source),
-                    })?;
+            let pipeline = app
+                .pipeline_sharing(&config.cache_dir(), &shared)
+                .await
+                .map_err(|source| Error::OpenApp {
+                    app: app.name.clone(),
+                    source: Box::new(source),
+                })?;
             let options = app_options(app)?;
             builder = builder.app(&app.name, pipeline, options);
         }

@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use driftless::render::RenderMode;
@@ -107,8 +108,20 @@ pub struct AgentConfig {
     /// Who may use the HTTP API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// How many apps may reconcile at once (fetch, render, plan, apply; a health wait
+    /// does not count). The others wait their turn, so that many apps starting together
+    /// keep memory and the API server's load bounded.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
     /// The apps to keep in sync.
     pub apps: Vec<AppConfig>,
+}
+
+/// The default of [`AgentConfig::concurrency`].
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+fn default_concurrency() -> usize {
+    DEFAULT_CONCURRENCY
 }
 
 /// Access to the HTTP API. Mutations always need a bearer token: the one in
@@ -390,6 +403,12 @@ impl AgentConfig {
                 format!("unsupported {:?}: use {KIND}", self.kind),
             ));
         }
+        if self.concurrency == 0 {
+            return Err(ConfigError::at(
+                "concurrency",
+                "0 would reconcile nothing: give at least 1",
+            ));
+        }
         if let Some(election) = &self.leader_election {
             for (field, value) in [("namespace", &election.namespace), ("name", &election.name)] {
                 if !is_dns_name(value) {
@@ -491,6 +510,25 @@ impl AgentConfig {
     pub fn cache_dir(&self) -> PathBuf {
         self.state_dir.join("cache")
     }
+
+    /// What the apps' pipelines share: a connection per cluster and
+    /// [`concurrency`](Self::concurrency) reconcile slots.
+    pub fn shared(&self) -> SharedResources {
+        SharedResources {
+            clusters: driftless::Clusters::new(),
+            slots: Some(Arc::new(tokio::sync::Semaphore::new(self.concurrency))),
+        }
+    }
+}
+
+/// What the pipelines of one configuration's apps share.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SharedResources {
+    /// One connection (and discovery cache) per Kubernetes cluster.
+    pub clusters: driftless::Clusters,
+    /// The reconcile slots ([`driftless::PipelineOptions::slots`]).
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl AppConfig {
@@ -625,6 +663,16 @@ impl AppConfig {
     /// Opens the app's source, renderer and target into a [`Pipeline`]; sources cache
     /// under `cache_dir`.
     pub async fn pipeline(&self, cache_dir: &Path) -> Result<Pipeline, driftless::Error> {
+        self.pipeline_sharing(cache_dir, &SharedResources::default())
+            .await
+    }
+
+    /// Like [`pipeline`](Self::pipeline), sharing `shared` with the other apps.
+    pub async fn pipeline_sharing(
+        &self,
+        cache_dir: &Path,
+        shared: &SharedResources,
+    ) -> Result<Pipeline, driftless::Error> {
         let options = SourceOptions::default()
             .reference(self.source_ref())
             .auth(
@@ -638,9 +686,14 @@ impl AppConfig {
             .timeout(self.source.timeout);
         let source = driftless::spec::open_source(&self.source_spec()?, &options)?;
         let renderer = driftless::postbuild::renderer_with(&self.render_options()?);
-        let target =
-            driftless::spec::open_target(&self.target_spec()?, &self.target_options()).await?;
-        Ok(Pipeline::from_dyn(source, renderer, target).with_options(self.pipeline_options()))
+        let target = driftless::spec::open_target_in(
+            &self.target_spec()?,
+            &self.target_options(),
+            &shared.clusters,
+        )
+        .await?;
+        let options = self.pipeline_options().slots(shared.slots.clone());
+        Ok(Pipeline::from_dyn(source, renderer, target).with_options(options))
     }
 }
 
@@ -1032,6 +1085,23 @@ mod tests {
         assert_eq!(field, "apps[0].healthTimeout");
         let (field, _) = field_of(&app("a", "  interval: 0s\n"));
         assert_eq!(field, "apps[0].interval");
+    }
+
+    #[test]
+    fn concurrency_defaults_to_16_and_is_at_least_1() {
+        let config = parse(&app("a", "")).unwrap();
+        assert_eq!(config.concurrency, DEFAULT_CONCURRENCY);
+        let slots = config.shared().slots.unwrap();
+        assert_eq!(slots.available_permits(), 16);
+        let config = AgentConfig::from_yaml(&format!("{HEAD}concurrency: 3\napps: []\n")).unwrap();
+        assert_eq!(config.concurrency, 3);
+        match AgentConfig::from_yaml(&format!("{HEAD}concurrency: 0\napps: []\n")).unwrap_err() {
+            ConfigError::Field { field, message } => {
+                assert_eq!(field, "concurrency");
+                assert!(message.contains("at least 1"), "{message}");
+            }
+            other => panic!("not a field error: {other}"),
+        }
     }
 
     #[test]
