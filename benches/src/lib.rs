@@ -164,3 +164,185 @@ images:
     }
     write(root, "overlays/prod/kustomization.yaml", &prod);
 }
+
+/// The `driftless-agent` binary of this benchmark's profile (`target/<profile>/`),
+/// built when missing (release under `cargo bench`, debug under `cargo test`).
+#[allow(clippy::missing_panics_doc, clippy::unwrap_used)] // benchmark setup fails loudly
+pub fn agent_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<bench>-<hash>
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+    let binary = profile_dir.join("driftless-agent");
+    if !binary.is_file() {
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.args([
+            "build",
+            "-q",
+            "-p",
+            "driftless-agent",
+            "--bin",
+            "driftless-agent",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "building driftless-agent failed");
+    }
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}
+
+/// A running `driftless-agent`, killed and reaped when dropped.
+#[derive(Debug)]
+pub struct AgentProcess {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl AgentProcess {
+    /// Starts the agent on `config` (which must listen on `127.0.0.1:port`) with
+    /// `RUST_LOG=warn` and the given environment, its log in `log`; returns once the
+    /// HTTP API accepts connections.
+    #[allow(clippy::missing_panics_doc, clippy::unwrap_used)] // benchmark setup fails loudly
+    pub fn start(config: &Path, port: u16, env: &[(&str, &std::ffi::OsStr)], log: &Path) -> Self {
+        let mut command = Command::new(agent_binary());
+        command
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap());
+        let child = command.spawn().unwrap();
+        let agent = Self { child, port };
+        wait_for_port(port);
+        agent
+    }
+
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The statuses of every app (`GET /api/v1/apps`).
+    #[allow(clippy::missing_panics_doc)] // benchmark fails loudly
+    pub fn statuses(&self) -> Vec<serde_json::Value> {
+        let body = http_request(self.port, "GET", "/api/v1/apps", &[], "");
+        serde_json::from_str(&body).expect("the agent's app list is JSON")
+    }
+
+    /// Peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+
+    /// Resident memory now (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmRSS:")
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_port(port: u16) {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent does not listen on {addr} after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One HTTP/1.1 request to `127.0.0.1:port`; returns the body (chunked or not).
+#[allow(clippy::missing_panics_doc, clippy::unwrap_used)] // benchmark fails loudly
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        writeln!(request, "{name}: {value}\r").unwrap();
+    }
+    write!(
+        request,
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let (head, rest) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
+/// A field of `/proc/<pid>/status` in KiB (e.g. `VmHWM:`); 0 when unreadable.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// KiB in MiB, for printing.
+#[allow(clippy::cast_precision_loss)] // memory sizes are far below 2^52 KiB
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Polls `done` every 100 ms until it holds; panics after `timeout` with `what`.
+#[allow(clippy::missing_panics_doc)] // benchmark fails loudly
+pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?}: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
