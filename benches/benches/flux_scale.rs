@@ -61,6 +61,7 @@ fn wait_for_health() -> bool {
 /// podinfo's four objects as flux-benchmark's `manifests/podinfo` renders them, for
 /// app `i` in `namespace`; `generation` goes into the Deployment's pod template (a new
 /// commit changes it).
+#[allow(clippy::too_many_lines)] // one manifest, as flux-benchmark has it
 fn podinfo(i: usize, namespace: &str, generation: u32) -> String {
     let name = format!("podinfo-{i}");
     let labels = format!(
