@@ -15,7 +15,8 @@
 //! afterwards, which shows what it keeps between reconciles. The goal: at most 300 MB
 //! for 50,000 objects (the shipped Deployment's limit is 256 Mi).
 //!
-//! `cargo bench -p driftless-benches --bench agent_memory`. Needs the test API server
+//! `cargo bench -p driftless-benches --bench agent_memory` (`AGENT_MEMORY_OBJECTS=N`
+//! for another size). Needs the test API server
 //! (`KUBECONFIG`) for the kube case.
 #![allow(
     missing_docs,
@@ -37,6 +38,12 @@ const SECRET: &str = "agent-memory-secret";
 const FILES: usize = 1000;
 
 fn objects() -> usize {
+    if let Some(n) = std::env::var("AGENT_MEMORY_OBJECTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        return n;
+    }
     if std::env::args().any(|a| a == "--bench") {
         50_000
     } else {

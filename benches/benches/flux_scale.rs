@@ -28,7 +28,8 @@
 //! commit is measured.
 //!
 //! `cargo bench -p driftless-benches --bench flux_scale` measures 100, 500 and 1,000
-//! apps (and the git case at 1,000); `cargo test --bench flux_scale` runs 10 apps.
+//! apps (and the git case at 1,000); `cargo test --bench flux_scale` runs 10 apps;
+//! `FLUX_SCALE_APPS=100,500` picks the sizes (the git case takes the largest).
 //! Needs the test API server (`KUBECONFIG`) and Debian's `docker-registry`.
 #![allow(
     missing_docs,
@@ -465,7 +466,17 @@ fn git_scenario(n: usize) -> (Duration, Duration, u64) {
 fn flux_scale(c: &mut Criterion) {
     let _ = kubeconfig();
     let registry = Registry::start();
-    let sizes: &[usize] = if full() { &[100, 500, 1000] } else { &[10] };
+    // FLUX_SCALE_APPS=100,500 measures only those sizes.
+    let chosen: Option<Vec<usize>> = std::env::var("FLUX_SCALE_APPS").ok().map(|list| {
+        list.split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect()
+    });
+    let sizes: &[usize] = match &chosen {
+        Some(chosen) => chosen,
+        None if full() => &[100, 500, 1000],
+        None => &[10],
+    };
     let flux = [(100, "26s", 134), (500, "2m0s", 183), (1000, "4m13s", 223)];
     for &n in sizes {
         let (_, _, total, peak) = flux_scenario(&registry, n);
@@ -482,7 +493,7 @@ fn flux_scale(c: &mut Criterion) {
             ))
         );
     }
-    git_scenario(if full() { 1000 } else { 10 });
+    git_scenario(sizes.iter().copied().max().unwrap_or(10));
 
     // Criterion's statistics for the small case: 10 apps from push to applied.
     let mut group = c.benchmark_group("flux_scale");
