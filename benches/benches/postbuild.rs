@@ -116,6 +116,7 @@ fn median(mut runs: Vec<Duration>) -> Duration {
     runs[runs.len() / 2]
 }
 
+#[allow(clippy::too_many_lines)] // one setup, then the cases side by side
 fn postbuild(c: &mut Criterion) {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let n = if benchmarking { 200 } else { 5 };
