@@ -43,6 +43,7 @@
 
 mod applyset;
 mod call;
+mod data;
 mod defaults;
 mod discovery;
 mod error;
@@ -56,6 +57,7 @@ mod ssa;
 mod target;
 
 pub use call::RequestCounts;
+pub use data::{Data, DataKind};
 pub use error::{Error, FieldConflict};
 pub use options::KubeOptions;
 pub use ssa::SSA_ANNOTATION;

@@ -213,6 +213,14 @@ impl KubeTarget {
         }
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn applyset_parent_namespace(&self) -> &str {
+        &self.parent_namespace
+    }
+
     /// The namespace given to namespaced objects that name none.
     pub fn default_namespace(&self) -> &str {
         &self.default_namespace

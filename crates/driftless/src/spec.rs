@@ -689,6 +689,15 @@ pub async fn open_target(
     spec: &TargetSpec,
     options: &TargetOptions,
 ) -> Result<Arc<dyn Target>, Error> {
+    Ok(open_target_and_cluster(spec, options).await?.0)
+}
+
+/// Opens the target a spec names and, for a `kube` target, the cluster behind it,
+/// where post-build reads its ConfigMaps and Secrets through the target's own client.
+pub async fn open_target_and_cluster(
+    spec: &TargetSpec,
+    options: &TargetOptions,
+) -> Result<(Arc<dyn Target>, Option<crate::postbuild::Cluster>), Error> {
     let open_error = |source: driftless_core::BoxError| Error::OpenTarget {
         spec: spec.to_string(),
         source,
@@ -703,7 +712,7 @@ pub async fn open_target(
             }
             let target = driftless_target_dir::DirTarget::with_options(path, dir_options(options))
                 .map_err(|e| open_error(Box::new(e)))?;
-            Ok(Arc::new(target))
+            Ok((Arc::new(target), None))
         }
         TargetSpec::Kube(context) => {
             let context = match (context, &options.context) {
@@ -737,7 +746,7 @@ fn dir_options(options: &TargetOptions) -> driftless_target_dir::DirTargetOption
 async fn kube_target(
     context: Option<&str>,
     options: &TargetOptions,
-) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
+) -> Result<(Arc<dyn Target>, Option<crate::postbuild::Cluster>), driftless_core::BoxError> {
     use driftless_target_kube::{KubeOptions, KubeTarget};
 
     let mut kube_options = KubeOptions::default();
@@ -757,7 +766,9 @@ async fn kube_target(
         kube_options = kube_options.applyset_namespace(namespace);
     }
     kube_options = kube_options.adopt(options.adopt);
-    Ok(Arc::new(KubeTarget::from_kubeconfig(kube_options).await?))
+    let target = Arc::new(KubeTarget::from_kubeconfig(kube_options).await?);
+    let cluster = crate::postbuild::Cluster::new(Arc::clone(&target));
+    Ok((target, Some(cluster)))
 }
 
 #[cfg(not(feature = "kube"))]
@@ -765,7 +776,7 @@ async fn kube_target(
 async fn kube_target(
     context: Option<&str>,
     _options: &TargetOptions,
-) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
+) -> Result<(Arc<dyn Target>, Option<crate::postbuild::Cluster>), driftless_core::BoxError> {
     let spec = TargetSpec::Kube(context.map(str::to_owned));
     Err(Box::new(Error::FeatureDisabled {
         what: format!("the target {spec}"),

@@ -7,6 +7,7 @@ mod auth;
 mod health;
 mod history;
 mod parity;
+mod postbuild;
 mod source_down;
 mod support;
 mod suspend;
