@@ -1091,6 +1091,43 @@ mod tests {
     }
 
     #[test]
+    fn sharding_is_checked_and_excludes_leader_election() {
+        let with = |section: &str| {
+            AgentConfig::from_yaml(&format!("{HEAD}{section}apps:\n{}", app("web", "")))
+        };
+        let config = with("sharding: {namespace: ops, name: agents}\n").unwrap();
+        let sharding = config.sharding.unwrap();
+        assert_eq!(sharding.lease_duration, Duration::from_secs(15));
+        assert_eq!(sharding.identity, None);
+        for (section, field) in [
+            (
+                "sharding: {namespace: Ops, name: agents}\n",
+                "sharding.namespace",
+            ),
+            ("sharding: {namespace: ops, name: a.b}\n", "sharding.name"),
+            (
+                "sharding: {namespace: ops, name: agents, leaseDuration: 1s}\n",
+                "sharding.leaseDuration",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents, identity: ''}\n",
+                "sharding.identity",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents}\nleaderElection: {namespace: ops, name: lock}\n",
+                "sharding",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents, shards: 3}\n",
+                "sharding.shards",
+            ),
+        ] {
+            let error = with(section).unwrap_err();
+            assert_eq!(error.field(), Some(field), "{section}: {error}");
+        }
+    }
+
+    #[test]
     fn bad_durations_are_named() {
         let apps = format!("{}{}", app("a", ""), app("b", "  interval: 5 parsecs\n"));
         let (field, message) = field_of(&apps);
