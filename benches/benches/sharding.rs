@@ -63,7 +63,6 @@ fn size() -> Size {
 }
 
 struct Agent {
-    name: String,
     child: Child,
     port: u16,
 }
@@ -106,7 +105,7 @@ fn start(dir: &Path, replica: usize, size: &Size, namespace: &str) -> Agent {
         .spawn()
         .unwrap();
     driftless_testkit::wait_for_port(port, Duration::from_secs(60));
-    Agent { name, child, port }
+    Agent { child, port }
 }
 
 /// GET over plain HTTP/1.1 (reads are open on loopback); the JSON body.
@@ -200,7 +199,6 @@ fn syncs(agent: &Agent, app: &str) -> Vec<(SystemTime, SystemTime)> {
 }
 
 struct Record {
-    replica: String,
     spans: Vec<Span>,
     syncs: Vec<Span>,
 }
@@ -215,7 +213,6 @@ fn record(agent: &Agent, apps: usize, end: SystemTime) -> Record {
         })
         .collect();
     Record {
-        replica: agent.name.clone(),
         spans: spans(&journal(agent), end),
         syncs,
     }
@@ -293,13 +290,9 @@ fn failover(size: &Size) {
         size.apps,
         SystemTime::now() + Duration::from_secs(86_400),
     );
-    let Agent {
-        name: victim_name,
-        mut child,
-        ..
-    } = victim;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut victim = victim;
+    victim.child.kill().unwrap();
+    victim.child.wait().unwrap();
     let killed = SystemTime::now();
 
     // Every app of the victim taken over and reconciled after the kill.
@@ -334,7 +327,6 @@ fn failover(size: &Size) {
     let later = SystemTime::now() + Duration::from_secs(86_400);
     let mut records: Vec<Record> = agents.iter().map(|a| record(a, size.apps, later)).collect();
     records.push(Record {
-        replica: victim_name,
         spans: victim_record
             .spans
             .into_iter()

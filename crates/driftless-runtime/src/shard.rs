@@ -351,7 +351,13 @@ mod running {
                 match outcome {
                     Ok(done) => {
                         let gap = valid_until.is_none_or(|until| started >= until);
-                        if gap || done.renewal == Renewal::Created {
+                        if done.renewal == Renewal::Disturbed {
+                            tracing::error!(
+                                identity = %self.identity,
+                                "the membership lease was written by someone else since the last renewal: is another replica using this identity? Waiting a lease duration before reconciling"
+                            );
+                        }
+                        if gap || done.renewal != Renewal::Renewed {
                             if joined.is_some() {
                                 tracing::warn!(
                                     "rejoining the shard group after a gap: waiting a lease duration before reconciling"

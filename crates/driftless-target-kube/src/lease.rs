@@ -336,6 +336,10 @@ pub enum Renewal {
     Created,
     /// The Lease was renewed.
     Renewed,
+    /// The Lease was renewed, but someone else had written it since our last renewal:
+    /// another replica with the same identity, or a renewal of ours that timed out on our
+    /// side and went through on the server's.
+    Disturbed,
 }
 
 /// This replica's membership in a group of replicas: a Lease of its own, named after
@@ -349,6 +353,8 @@ pub struct MemberLease {
     api: Api<Lease>,
     options: LeaseOptions,
     lease: String,
+    /// The `resourceVersion` of our last write.
+    written: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for MemberLease {
@@ -381,6 +387,7 @@ impl MemberLease {
             api: Api::namespaced(client, &options.namespace),
             lease: member_lease_name(&options.name, &options.identity),
             options,
+            written: Mutex::new(None),
         }
     }
 
@@ -420,11 +427,20 @@ impl MemberLease {
                     ..LeaseSpec::default()
                 }),
             };
-            self.api
+            let created = self
+                .api
                 .create(&PostParams::default(), &lease)
                 .await
                 .map_err(|e| self.api_error("create", &self.lease, e))?;
+            self.wrote(created.metadata.resource_version);
             return Ok(Renewal::Created);
+        };
+        let disturbed = {
+            let written = self
+                .written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            written.is_some() && *written != lease.metadata.resource_version
         };
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         spec.holder_identity = Some(self.options.identity.clone());
@@ -437,11 +453,24 @@ impl MemberLease {
             .insert(GROUP_LABEL.to_owned(), self.options.name.clone());
         // The resourceVersion read above guards the write: had another member removed
         // the Lease meanwhile, this fails and the next call creates it anew.
-        self.api
+        let replaced = self
+            .api
             .replace(&self.lease, &PostParams::default(), &lease)
             .await
             .map_err(|e| self.api_error("update", &self.lease, e))?;
-        Ok(Renewal::Renewed)
+        self.wrote(replaced.metadata.resource_version);
+        Ok(if disturbed {
+            Renewal::Disturbed
+        } else {
+            Renewal::Renewed
+        })
+    }
+
+    fn wrote(&self, version: Option<String>) {
+        *self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = version;
     }
 
     /// The group's members (this one included once it has joined), sorted by Lease name.

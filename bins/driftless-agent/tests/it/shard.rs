@@ -10,6 +10,7 @@
 //! replica's history must lie inside one of its own spans.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
@@ -37,11 +38,12 @@ fn write_config(dir: &Path, replica: &str, port: u16, namespace: &str) -> PathBu
     );
     for n in 0..APPS {
         let name = app_name(n);
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "  - name: {name}\n    source: {{url: {src}}}\n    target: dir:{live}\n    interval: 1s\n",
             src = dir.join(format!("src/{name}")).display(),
             live = dir.join(format!("live-{replica}/{name}")).display(),
-        ));
+        );
     }
     let path = dir.join(format!("agent-{replica}.yaml"));
     std::fs::write(&path, text).unwrap();
@@ -320,8 +322,20 @@ fn apps_follow_membership_changes_and_never_run_twice() {
         ..b_record_before
     };
 
-    // c stops cleanly: it leaves at once, so a takes its apps without waiting for a
-    // lease duration.
+    let c_record = stop_cleanly(&ns, dir.path(), c, &a);
+    // a still runs: its open spans go on.
+    let a_record = record("a", &a, SystemTime::now() + Duration::from_secs(3600));
+    let found = violations(&[a_record, b_record, c_record]);
+    assert!(
+        found.is_empty(),
+        "apps reconciled by two replicas at once:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Stops `c` with SIGTERM: it leaves at once, so `a`, the one left, takes its apps
+/// without waiting for a lease duration. Returns what `c` recorded.
+fn stop_cleanly(ns: &TestNamespace, dir: &Path, mut c: Agent, a: &Agent) -> Record {
     let c_record = record("c", &c, SystemTime::now() + Duration::from_secs(3600));
     let status = Command::new("kill")
         .args(["-TERM", &c.pid().to_string()])
@@ -329,13 +343,12 @@ fn apps_follow_membership_changes_and_never_run_twice() {
         .unwrap();
     assert!(status.success());
     let stopped = Instant::now();
-    let mut c = c;
     let exit = wait_for("c to exit", Duration::from_secs(10), || {
         c.child.0.try_wait().unwrap()
     });
     assert!(exit.success(), "{exit:?}");
-    assert_eq!(member_leases(&ns), ["replica-a"]);
-    wait_settled(&[("a", &a)], &assignment(&["a"]));
+    assert_eq!(member_leases(ns), ["replica-a"]);
+    wait_settled(&[("a", a)], &assignment(&["a"]));
     assert!(
         stopped.elapsed() < LEASE,
         "a took c's apps {:?} after c left",
@@ -343,7 +356,7 @@ fn apps_follow_membership_changes_and_never_run_twice() {
     );
     // c's journal is final now (it released everything on the way out); read it from
     // its state directory, which it no longer holds.
-    let c_store = driftless_runtime::history::History::open(&dir.path().join("state-c")).unwrap();
+    let c_store = driftless_runtime::history::History::open(&dir.join("state-c")).unwrap();
     let mut c_journal: Vec<Value> = c_store
         .audit_entries(None, 100_000)
         .unwrap()
@@ -361,17 +374,8 @@ fn apps_follow_membership_changes_and_never_run_twice() {
         Vec::<String>::new(),
         "c left apps held"
     );
-    let c_record = Record {
+    Record {
         spans: spans(&c_journal, SystemTime::now()),
         ..c_record
-    };
-
-    // a still runs: its open spans go on.
-    let a_record = record("a", &a, SystemTime::now() + Duration::from_secs(3600));
-    let found = violations(&[a_record, b_record, c_record]);
-    assert!(
-        found.is_empty(),
-        "apps reconciled by two replicas at once:\n{}",
-        found.join("\n")
-    );
+    }
 }
