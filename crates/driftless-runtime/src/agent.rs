@@ -824,7 +824,8 @@ impl Agent {
         })
     }
 
-    /// Waits until a dependency's status changes, a trigger, the interval or shutdown.
+    /// Waits until a dependency's status changes, a trigger, the interval, shutdown or
+    /// the app moving to another replica.
     async fn wait_for_dependencies(&self, app: &App, interval: Duration) {
         let Some(waiting) = self.unready_dependency(app) else {
             return;
@@ -838,6 +839,7 @@ impl Agent {
             () = app.trigger.notified() => {},
             () = tokio::time::sleep(interval) => {},
             () = app.stop.cancelled() => {},
+            () = self.until_lost(app) => {},
         }
     }
 
