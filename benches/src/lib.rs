@@ -164,3 +164,31 @@ images:
     }
     write(root, "overlays/prod/kustomization.yaml", &prod);
 }
+
+/// The `driftless-agent` binary of the profile this benchmark was built with (next to
+/// its target directory), built first when missing.
+#[allow(clippy::missing_panics_doc, clippy::unwrap_used)] // benchmark setup fails loudly
+pub fn agent_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<bench>-<hash>
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+    let binary = profile_dir.join("driftless-agent");
+    if !binary.is_file() {
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.args([
+            "build",
+            "-q",
+            "-p",
+            "driftless-agent",
+            "--bin",
+            "driftless-agent",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "building driftless-agent failed");
+    }
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}

@@ -106,6 +106,11 @@ pub struct AgentConfig {
     /// reconciles.
     #[serde(default)]
     pub leader_election: Option<LeaderElection>,
+    /// Share the apps among replicas: each holds a membership Lease, and each app is
+    /// reconciled by one live replica, chosen by rendezvous hashing. Not with
+    /// `leaderElection`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharding: Option<Sharding>,
     /// Who may use the HTTP API.
     #[serde(default)]
     pub api: ApiConfig,
@@ -143,6 +148,26 @@ pub struct LeaderElection {
     /// The Lease's name.
     pub name: String,
     /// How long a leader holds the Lease without renewing it (default 15s).
+    #[serde(default = "default_lease_duration", with = "duration")]
+    #[cfg_attr(test, schemars(with = "String"))]
+    pub lease_duration: Duration,
+    /// This replica's identity (default: `$POD_NAME`, else the host name and process id).
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+/// Membership Leases that share the apps among the live replicas (see `docs/agent.md`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sharding {
+    /// The namespace of the membership Leases.
+    pub namespace: String,
+    /// The group's name: replicas with the same name share the apps. Each replica's
+    /// Lease is named after it and labelled `driftless.dev/shard-group=<name>`.
+    pub name: String,
+    /// How long a replica that stops renewing its Lease keeps its apps; also how long
+    /// a joining replica waits before it starts any (default 15s).
     #[serde(default = "default_lease_duration", with = "duration")]
     #[cfg_attr(test, schemars(with = "String"))]
     pub lease_duration: Duration,
@@ -301,6 +326,46 @@ fn default_lease_duration() -> Duration {
     Duration::from_secs(15)
 }
 
+/// A DNS label for the group (it is a label value), a Kubernetes namespace, a duration
+/// that leaves room for renewals, and not together with leader election.
+fn validate_sharding(sharding: &Sharding, leader_election: bool) -> Result<(), ConfigError> {
+    if leader_election {
+        return Err(ConfigError::at(
+            "sharding",
+            "choose leaderElection (one replica reconciles every app) or sharding (the apps are shared), not both",
+        ));
+    }
+    if !is_dns_name(&sharding.namespace) {
+        return Err(ConfigError::at(
+            "sharding.namespace",
+            format!(
+                "{:?} is not a Kubernetes name (lowercase letters, digits, '-', '.')",
+                sharding.namespace
+            ),
+        ));
+    }
+    let name = &sharding.name;
+    if name.len() > 63 || name.contains('.') || !is_dns_name(name) {
+        return Err(ConfigError::at(
+            "sharding.name",
+            format!("{name:?} is not a DNS label (up to 63 lowercase letters, digits and '-')"),
+        ));
+    }
+    if sharding.lease_duration < Duration::from_secs(2) {
+        return Err(ConfigError::at(
+            "sharding.leaseDuration",
+            "must be at least 2s",
+        ));
+    }
+    if sharding.identity.as_deref().is_some_and(str::is_empty) {
+        return Err(ConfigError::at(
+            "sharding.identity",
+            "must not be empty (leave it out for the default)",
+        ));
+    }
+    Ok(())
+}
+
 fn default_true() -> bool {
     true
 }
@@ -409,6 +474,9 @@ impl AgentConfig {
                     "must be at least 2s",
                 ));
             }
+        }
+        if let Some(sharding) = &self.sharding {
+            validate_sharding(sharding, self.leader_election.is_some())?;
         }
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, app) in self.apps.iter().enumerate() {
@@ -1197,6 +1265,43 @@ mod tests {
         assert_eq!(field, "apps[0].webhook.secret");
         let err = AgentConfig::from_yaml("apps: []\nlisten2: x\n").unwrap_err();
         assert!(err.to_string().contains("listen2"), "{err}");
+    }
+
+    #[test]
+    fn sharding_is_checked_and_excludes_leader_election() {
+        let with = |section: &str| {
+            AgentConfig::from_yaml(&format!("{HEAD}{section}apps:\n{}", app("web", "")))
+        };
+        let config = with("sharding: {namespace: ops, name: agents}\n").unwrap();
+        let sharding = config.sharding.unwrap();
+        assert_eq!(sharding.lease_duration, Duration::from_secs(15));
+        assert_eq!(sharding.identity, None);
+        for (section, field) in [
+            (
+                "sharding: {namespace: Ops, name: agents}\n",
+                "sharding.namespace",
+            ),
+            ("sharding: {namespace: ops, name: a.b}\n", "sharding.name"),
+            (
+                "sharding: {namespace: ops, name: agents, leaseDuration: 1s}\n",
+                "sharding.leaseDuration",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents, identity: ''}\n",
+                "sharding.identity",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents}\nleaderElection: {namespace: ops, name: lock}\n",
+                "sharding",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents, shards: 3}\n",
+                "sharding.shards",
+            ),
+        ] {
+            let error = with(section).unwrap_err();
+            assert_eq!(error.field(), Some(field), "{section}: {error}");
+        }
     }
 
     #[test]
