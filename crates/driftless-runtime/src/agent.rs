@@ -667,6 +667,8 @@ impl Agent {
     /// One app's loop: interval with jitter, backoff on failure, triggers, leadership,
     /// suspension and dependencies.
     async fn run_app(self: Arc<Self>, app: Arc<App>) {
+        // Drift made by someone else is corrected at once, not at the next interval.
+        let _drift = crate::drift::watch(&self, &app.name, app.pipeline.target());
         let mut leader = self.leader.clone();
         let interval = app.options.interval_or_default();
         let mut delay = Duration::ZERO;

@@ -54,6 +54,7 @@ pub mod lease;
 mod options;
 mod ssa;
 mod target;
+mod watch;
 
 pub use call::RequestCounts;
 pub use error::{Error, FieldConflict};
