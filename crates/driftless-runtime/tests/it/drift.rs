@@ -281,7 +281,14 @@ impl OwnServer {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         let program = args.remove(0);
-        assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+        // Killed, as a crash or a node loss would: the watch sees its connection drop.
+        assert!(
+            Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         let gone = Instant::now();
         while running(&pid) {
             assert!(
