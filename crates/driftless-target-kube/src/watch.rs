@@ -468,8 +468,9 @@ mod tests {
         assert_eq!(found[0].1, "driftless");
     }
 
-    #[test]
-    fn a_new_entry_of_another_manager_is_drift_and_ours_is_not() {
+    // A client needs a runtime, even one that never sends.
+    #[tokio::test]
+    async fn a_new_entry_of_another_manager_is_drift_and_ours_is_not() {
         let hub = Hub::for_cluster(None, &dummy_client());
         let owner = Owner::new(Arc::clone(&hub), "applyset-abc", "driftless");
         let (send, drifts) = std::sync::mpsc::channel();
