@@ -688,6 +688,8 @@ impl Agent {
     /// One app's loop: interval with jitter, backoff on failure, triggers, leadership,
     /// suspension and dependencies.
     async fn run_app(self: Arc<Self>, app: Arc<App>) {
+        // Drift made by someone else is corrected at once, not at the next interval.
+        let _drift = crate::drift::watch(&self, &app.name, app.pipeline.target());
         let mut held = false;
         Arc::clone(&self).run_app_loop(&app, &mut held).await;
         if held {

@@ -56,6 +56,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod drift;
 mod error;
 pub mod history;
 #[cfg(feature = "kube")]

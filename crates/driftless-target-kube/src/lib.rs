@@ -55,6 +55,7 @@ pub mod lease;
 mod options;
 mod ssa;
 mod target;
+mod watch;
 
 pub use call::RequestCounts;
 pub use data::{Data, DataKind};

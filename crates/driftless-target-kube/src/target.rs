@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_core::{
-    Action, ApplyOptions, ApplyReport, Change, Health, HealthReport, LiveObject, LiveState, Object,
-    ObjectId, ObjectSet, Plan, Target, TargetError, TargetEvent, async_trait,
+    Action, ApplyOptions, ApplyReport, Change, DriftSink, DriftWatch, Health, HealthReport,
+    LiveObject, LiveState, Object, ObjectId, ObjectSet, Plan, Target, TargetError, TargetEvent,
+    async_trait,
 };
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -52,6 +53,8 @@ pub struct KubeTarget {
     /// `managedFields` of live objects whose kubectl-made fields are to become ours
     /// before the next apply: id -> (resourceVersion, managedFields).
     takeovers: Mutex<HashMap<ObjectId, (String, Value)>>,
+    /// This ApplySet in the cluster's drift watches.
+    watch: Arc<crate::watch::Owner>,
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -93,7 +96,8 @@ impl KubeTarget {
             .layer(call::counting_layer(counters.clone()))
             .service(send);
         let client = kube::Client::new(service, default_namespace.clone());
-        Self::with_client(client, options, default_namespace, counters)
+        // We cannot tell which cluster the client reaches: its watches are its own.
+        Self::with_client(client, options, default_namespace, counters, None)
     }
 
     fn from_config(mut config: Config, options: KubeOptions) -> Result<Self, Error> {
@@ -104,6 +108,11 @@ impl KubeTarget {
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
         let counters = Arc::new(Counters::default());
+        // Targets of one cluster, reached the same way, share its watches.
+        let cluster = format!(
+            "{} {:?} {:?}",
+            config.cluster_url, options.kubeconfig, options.context
+        );
         let client = kube::client::ClientBuilder::try_from(config)
             .map_err(|e| Error::Config {
                 context: options.context.clone(),
@@ -117,6 +126,7 @@ impl KubeTarget {
             options,
             default_namespace,
             counters,
+            Some(&cluster),
         ))
     }
 
@@ -125,6 +135,7 @@ impl KubeTarget {
         options: KubeOptions,
         default_namespace: String,
         counters: Arc<Counters>,
+        cluster: Option<&str>,
     ) -> Self {
         // Fixed by configuration, never by the context: a context switch must not
         // re-parent the set.
@@ -135,6 +146,8 @@ impl KubeTarget {
             .unwrap_or_else(|| "default".to_owned());
         let parent_name = format!("applyset-{}", options.applyset);
         let applyset_id = applyset::applyset_id(&parent_name, &parent_namespace, "Secret", "");
+        let hub = crate::watch::Hub::for_cluster(cluster, &client);
+        let watch = crate::watch::Owner::new(hub, &applyset_id, &options.field_manager);
         Self {
             client,
             options,
@@ -146,6 +159,7 @@ impl KubeTarget {
             counters,
             in_sync: Mutex::new(HashMap::new()),
             takeovers: Mutex::new(HashMap::new()),
+            watch,
         }
     }
 
@@ -610,6 +624,13 @@ impl Target for KubeTarget {
         Ok(self.live_state(desired).await?)
     }
 
+    /// Watches the kinds of the inventory (one metadata-only watch per kind, shared by
+    /// every target of the cluster): a change by another field manager, or a deletion
+    /// we did not make, is reported at once.
+    fn watch(&self, sink: DriftSink) -> Result<Option<DriftWatch>, TargetError> {
+        Ok(Some(self.watch.watch(sink)))
+    }
+
     async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
         Ok(self.apply_plan(plan, options).await?)
     }
@@ -639,6 +660,9 @@ impl KubeTarget {
             .unwrap_or_default();
         let resolved = self.resolve_all(desired).await?;
         let scopes = self.scopes(desired, &resolved, &previous).await?;
+        // Watch what we hold and what we are about to apply.
+        self.watch
+            .follow(scopes.iter().map(|scope| scope.resource.api.clone()));
 
         // One list of members per scope.
         let listed: Vec<Vec<Value>> = stream::iter(scopes.clone())
@@ -823,7 +847,27 @@ impl KubeTarget {
         } else if !options.dry_run && written.as_ref() != Some(&after) {
             self.write_parent(&after).await?;
         }
+        if !options.dry_run {
+            self.follow_inventory(&after).await?;
+        }
         Ok(report)
+    }
+
+    /// Watches the kinds of `inventory` (new kinds, e.g. of a CRD just applied, are
+    /// added; pruned kinds dropped).
+    async fn follow_inventory(&self, inventory: &Inventory) -> Result<(), Error> {
+        let mut kinds = Vec::with_capacity(inventory.group_kinds.len());
+        for gk in &inventory.group_kinds {
+            if let Some(resource) = self
+                .discovery
+                .resolve_group_kind(&self.client, &gk.group, &gk.kind)
+                .await?
+            {
+                kinds.push(resource.api);
+            }
+        }
+        self.watch.follow(kinds);
+        Ok(())
     }
 
     /// What to list: every (kind, namespace) of desired objects, and every kind the
@@ -1244,9 +1288,13 @@ impl KubeTarget {
             id: Some(id),
         };
         let params = DeleteParams::background();
+        self.watch.deleting(id);
         match call::retrying("delete", || api.delete(id.name(), &params)).await {
             Ok(_) => {}
-            Err(e) if call::status_code(&e) == Some(404) => return Ok(()),
+            Err(e) if call::status_code(&e) == Some(404) => {
+                self.watch.not_deleted(id);
+                return Ok(());
+            }
             Err(e) => return Err(context.error(e)),
         }
         let deadline = Instant::now() + self.options.wait_timeout;
@@ -1277,9 +1325,14 @@ impl KubeTarget {
         let params = if dry_run {
             DeleteParams::background().dry_run()
         } else {
+            self.watch.deleting(&id);
             DeleteParams::background()
         };
-        match call::retrying("delete", || api.delete(live.name(), &params)).await {
+        let deleted = call::retrying("delete", || api.delete(live.name(), &params)).await;
+        if deleted.is_err() {
+            self.watch.not_deleted(&id);
+        }
+        match deleted {
             Ok(_) => Ok(id),
             Err(e) if call::status_code(&e) == Some(404) => Ok(id),
             Err(e) => Err(CallContext {

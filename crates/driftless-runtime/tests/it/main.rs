@@ -4,6 +4,8 @@
 
 mod api;
 mod auth;
+#[cfg(feature = "kube")]
+mod drift;
 mod health;
 mod history;
 mod parity;
