@@ -28,7 +28,7 @@
 )]
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -37,32 +37,6 @@ use driftless_testkit::kube::{TestNamespace, kubeconfig};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
-
-/// The agent binary next to this benchmark's target directory, built if missing.
-fn agent_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let binary = profile_dir.join("driftless-agent");
-    if !binary.is_file() {
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.args([
-            "build",
-            "-q",
-            "-p",
-            "driftless-agent",
-            "--bin",
-            "driftless-agent",
-        ]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().unwrap().success(),
-            "building driftless-agent failed"
-        );
-    }
-    binary
-}
 
 /// A running agent process, killed when dropped.
 struct Agent(Child);
@@ -118,7 +92,7 @@ fn start(
         );
     }
     std::fs::write(dir.join("agent.yaml"), config).unwrap();
-    let child = Command::new(agent_binary())
+    let child = Command::new(driftless_benches::agent_binary())
         .arg("--config")
         .arg(dir.join("agent.yaml"))
         .env("KUBECONFIG", kubeconfig_or_none())

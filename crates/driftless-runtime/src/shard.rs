@@ -28,7 +28,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(any(feature = "kube", test))]
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -158,6 +160,7 @@ pub(crate) async fn wait_lost(view: &mut watch::Receiver<Membership>, key: &str)
     let _ = view.wait_for(|m| !m.owns(key)).await;
 }
 
+#[cfg(any(feature = "kube", test))] // the membership loop needs the Kubernetes API
 /// One member as last seen: its Lease version, and when (on our clock) we first saw it.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -166,6 +169,7 @@ struct Seen {
     since: Instant,
 }
 
+#[cfg(any(feature = "kube", test))] // the membership loop needs the Kubernetes API
 /// Tells live members from gone ones by their Lease versions over time, on this
 /// replica's clock only (clock skew between machines does not matter).
 #[derive(Debug)]
@@ -174,6 +178,7 @@ pub(crate) struct Tracker {
     seen: BTreeMap<String, Seen>,
 }
 
+#[cfg(any(feature = "kube", test))] // the membership loop needs the Kubernetes API
 /// What one list of the group shows.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Observed {
@@ -183,6 +188,7 @@ pub(crate) struct Observed {
     pub(crate) gone: Vec<(String, String)>,
 }
 
+#[cfg(any(feature = "kube", test))] // the membership loop needs the Kubernetes API
 impl Tracker {
     pub(crate) fn new(duration: Duration) -> Self {
         Self {

@@ -65,7 +65,7 @@ pub struct Cluster {
     #[cfg(feature = "kube")]
     target: std::sync::Arc<driftless_target_kube::KubeTarget>,
     #[cfg(not(feature = "kube"))]
-    _unconstructible: std::convert::Infallible,
+    unconstructible: std::convert::Infallible,
 }
 
 impl fmt::Debug for Cluster {
@@ -115,12 +115,12 @@ impl Cluster {
 impl Cluster {
     /// The namespace an [`ObjectRef`] without one is read in.
     pub fn namespace(&self) -> &str {
-        match self._unconstructible {}
+        match self.unconstructible {}
     }
 
     #[allow(clippy::unused_async)] // the same signature as with the feature
     pub(crate) async fn read(&self, _: &ObjectRef, _: &str) -> Result<Option<Data>, Error> {
-        match self._unconstructible {}
+        match self.unconstructible {}
     }
 }
 
