@@ -81,7 +81,7 @@ pub enum Error {
         lease: String,
         /// The cause.
         #[source]
-        source: driftless::target_kube::Error,
+        source: Box<driftless::target_kube::Error>,
     },
     /// Sharding could not start.
     #[cfg(feature = "kube")]
@@ -91,7 +91,7 @@ pub enum Error {
         group: String,
         /// The cause.
         #[source]
-        source: driftless::target_kube::Error,
+        source: Box<driftless::target_kube::Error>,
     },
     /// A background task failed.
     #[error("a background task failed")]

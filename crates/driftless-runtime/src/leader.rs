@@ -34,7 +34,7 @@ impl Election {
                 .await
                 .map_err(|source| Error::Lease {
                     lease: format!("{}/{}", config.namespace, config.name),
-                    source,
+                    source: Box::new(source),
                 })?,
         );
         tracing::info!(lease = %format!("{}/{}", config.namespace, config.name), %identity, "contending for leadership");

@@ -284,7 +284,7 @@ mod running {
             let lease = Arc::new(MemberLease::connect(options).await.map_err(|source| {
                 Error::Sharding {
                     group: format!("{}/{}", config.namespace, config.name),
-                    source,
+                    source: Box::new(source),
                 }
             })?);
             view.send_replace(Membership::joining(identity.clone()));
