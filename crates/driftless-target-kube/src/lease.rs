@@ -102,6 +102,18 @@ impl LeaseOptions {
     pub fn retry_period(&self) -> Duration {
         self.duration / 3
     }
+
+    /// A client from these options' kubeconfig and context (`KUBECONFIG`,
+    /// `~/.kube/config`) or the in-cluster service account.
+    async fn client(&self) -> Result<kube::Client, Error> {
+        let config =
+            crate::kubeconfig::load(self.kubeconfig.as_deref(), self.context.as_deref()).await?;
+        kube::Client::try_from(config).map_err(|e| Error::Config {
+            context: self.context.clone(),
+            reason: "cannot build a client".into(),
+            source: Some(e.into()),
+        })
+    }
 }
 
 /// Who holds the Lease after a call.
@@ -135,14 +147,7 @@ impl LeaseLock {
     /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or the in-cluster
     /// service account.
     pub async fn connect(options: LeaseOptions) -> Result<Self, Error> {
-        let config =
-            crate::kubeconfig::load(options.kubeconfig.as_deref(), options.context.as_deref())
-                .await?;
-        let client = kube::Client::try_from(config).map_err(|e| Error::Config {
-            context: options.context.clone(),
-            reason: "cannot build a client".into(),
-            source: Some(e.into()),
-        })?;
+        let client = options.client().await?;
         Ok(Self::with_client(client, options))
     }
 
@@ -370,14 +375,7 @@ impl MemberLease {
     /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or the in-cluster
     /// service account.
     pub async fn connect(options: LeaseOptions) -> Result<Self, Error> {
-        let config =
-            crate::kubeconfig::load(options.kubeconfig.as_deref(), options.context.as_deref())
-                .await?;
-        let client = kube::Client::try_from(config).map_err(|e| Error::Config {
-            context: options.context.clone(),
-            reason: "cannot build a client".into(),
-            source: Some(e.into()),
-        })?;
+        let client = options.client().await?;
         Ok(Self::with_client(client, options))
     }
 
