@@ -29,21 +29,7 @@ fn files_holding(dir: &Path, needle: &[u8], found: &mut Vec<String>) {
 fn an_encrypted_secret_leaves_no_plaintext_in_state_cache_or_logs() {
     let ws = Workspace::new();
     let key_file = ws.path("age.agekey");
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "age-keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let keys = std::fs::read_to_string(&key_file).unwrap();
-    let recipient = keys
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap();
+    let recipient = driftless_testkit::age_key(&key_file);
     let plain = ws.path("plain/secret.yaml");
     ws.write(
         "plain/secret.yaml",
@@ -56,7 +42,7 @@ fn an_encrypted_secret_leaves_no_plaintext_in_state_cache_or_logs() {
         .args([
             "--encrypt",
             "--age",
-            recipient,
+            &recipient,
             "--encrypted-regex",
             "^stringData$",
         ])
@@ -120,21 +106,7 @@ fn keys_and_variables_from_the_cluster_leave_no_plaintext_in_state_or_logs() {
     let ns = driftless_testkit::kube::TestNamespace::new("agent-secret-ref");
     let ws = Workspace::new();
     let key_file = ws.path("age.agekey");
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let keys = std::fs::read_to_string(&key_file).unwrap();
-    let recipient = keys
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap();
+    let recipient = driftless_testkit::age_key(&key_file);
     ns.kubectl(&[
         "create",
         "secret",
@@ -161,7 +133,7 @@ fn keys_and_variables_from_the_cluster_leave_no_plaintext_in_state_or_logs() {
         .args([
             "--encrypt",
             "--age",
-            recipient,
+            &recipient,
             "--encrypted-regex",
             "^stringData$",
         ])

@@ -157,23 +157,9 @@ async fn a_missing_required_source_fails_the_reconcile_naming_it_and_applies_not
 /// An age identity and its recipient, made by `age-keygen`.
 fn age_key(dirs: &Dirs) -> (String, String) {
     let path = dirs.path("key.txt");
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&path)
-        .output()
-        .expect("age-keygen (Debian package age) is required");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let recipient = driftless_testkit::age_key(&path);
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap()
-        .to_owned();
     (text, recipient)
 }
 
