@@ -2,7 +2,7 @@
 //!
 //! Each app's loop starts its target's watch ([`Target::watch`]): a Kubernetes target
 //! watches the kinds of its inventory, a directory target its files. A change someone
-//! else makes to what the app holds reaches [`follow`], which waits [`DEBOUNCE`] for
+//! else makes to what the app holds reaches `follow`, which waits [`DEBOUNCE`] for
 //! more of the same burst (a `kubectl apply` of many objects is one reconcile) and then
 //! reconciles the app at once, through the same trigger as `driftless reconcile`. At
 //! most [`CONCURRENT`] such reconciles run at a time across all apps, so a burst over
