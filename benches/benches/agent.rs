@@ -20,7 +20,7 @@
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,32 +28,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: web\ndata:\n  mode: m0\n";
 const SECRET: &str = "bench-secret";
-
-/// The agent binary next to this benchmark's target directory, built if missing.
-fn agent_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/agent-<hash>
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let binary = profile_dir.join("driftless-agent");
-    if !binary.is_file() {
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.args([
-            "build",
-            "-q",
-            "-p",
-            "driftless-agent",
-            "--bin",
-            "driftless-agent",
-        ]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap();
-        assert!(status.success(), "building driftless-agent failed");
-    }
-    assert!(binary.is_file(), "{} was not built", binary.display());
-    binary
-}
 
 struct Agent {
     child: Child,
@@ -95,7 +69,7 @@ fn start(dir: &Path, count: usize, interval: &str, webhook: bool) -> Agent {
         }
     }
     std::fs::write(dir.join("agent.yaml"), config).unwrap();
-    let child = Command::new(agent_binary())
+    let child = Command::new(driftless_benches::agent_binary())
         .arg("--config")
         .arg(dir.join("agent.yaml"))
         .env("RUST_LOG", "warn")

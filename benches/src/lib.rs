@@ -165,8 +165,8 @@ images:
     write(root, "overlays/prod/kustomization.yaml", &prod);
 }
 
-/// The `driftless-agent` binary of this benchmark's profile (`target/<profile>/`),
-/// built when missing (release under `cargo bench`, debug under `cargo test`).
+/// The `driftless-agent` binary of the profile this benchmark was built with (next to
+/// its target directory), built first when missing.
 #[allow(clippy::missing_panics_doc, clippy::unwrap_used)] // benchmark setup fails loudly
 pub fn agent_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();

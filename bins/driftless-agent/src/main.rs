@@ -1,7 +1,7 @@
 //! `driftless-agent`: keeps the apps of a configuration file in sync, continuously.
 //!
-//! Argument parsing and wiring only: the agent loop, its HTTP API and leader election
-//! are the `driftless-runtime` library.
+//! Argument parsing and wiring only: the agent loop, its HTTP API, leader election and
+//! sharding are the `driftless-runtime` library.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use driftless_runtime::config::AgentConfig;
 use driftless_runtime::history::History;
+use driftless_runtime::shard::{Membership, Sharding};
 use driftless_runtime::{Agent, AgentBuilder, error_chain, leader, server};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -129,18 +130,21 @@ async fn once(config: &AgentConfig) -> anyhow::Result<ExitCode> {
     )
 }
 
-/// The daemon: app loops, HTTP server, leader election, until SIGTERM or Ctrl-C.
+/// The daemon: app loops, HTTP server, leader election or sharding, until SIGTERM or
+/// Ctrl-C.
 async fn serve(config: AgentConfig, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let (leader_tx, leader_rx) = watch::channel(config.leader_election.is_none());
-    let agent = Arc::new(
-        AgentBuilder::from_config(&config)
-            .await?
-            .history(open_history(&config)?)
-            .leader(leader_rx)
-            .shutdown(shutdown.clone())
-            .build()?,
-    );
+    let (shard_tx, shard_rx) = watch::channel(Membership::joining(""));
+    let mut builder = AgentBuilder::from_config(&config)
+        .await?
+        .history(open_history(&config)?)
+        .leader(leader_rx)
+        .shutdown(shutdown.clone());
+    if config.sharding.is_some() {
+        builder = builder.shard(shard_rx);
+    }
+    let agent = Arc::new(builder.build()?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -149,9 +153,13 @@ async fn serve(config: AgentConfig, path: &std::path::Path) -> anyhow::Result<Ex
     let election = if let Some(election) = &config.leader_election {
         Some(leader::Election::start(election, leader_tx, Arc::clone(&agent)).await?)
     } else {
-        agent.set_leader(true);
+        agent.set_leader(config.sharding.is_none());
         drop(leader_tx);
         None
+    };
+    let sharding = match &config.sharding {
+        Some(sharding) => Some(Sharding::start(sharding, shard_tx, Arc::clone(&agent)).await?),
+        None => None,
     };
     let server = tokio::spawn(server::serve_on(Arc::clone(&agent), listener));
     let loops = tokio::spawn(Arc::clone(&agent).run());
@@ -164,6 +172,9 @@ async fn serve(config: AgentConfig, path: &std::path::Path) -> anyhow::Result<Ex
     }
     if let Some(election) = election {
         election.release().await;
+    }
+    if let Some(sharding) = sharding {
+        sharding.leave().await;
     }
     match server.await {
         Ok(Ok(())) => {}
@@ -210,14 +221,18 @@ async fn reload(agent: &Agent, running: &AgentConfig, path: &std::path::Path) {
             return;
         }
     };
-    if (&config.listen, &config.state_dir, &config.leader_election)
-        != (
-            &running.listen,
-            &running.state_dir,
-            &running.leader_election,
-        )
-    {
-        tracing::warn!("listen, stateDir and leaderElection change only on restart");
+    if (
+        &config.listen,
+        &config.state_dir,
+        &config.leader_election,
+        &config.sharding,
+    ) != (
+        &running.listen,
+        &running.state_dir,
+        &running.leader_election,
+        &running.sharding,
+    ) {
+        tracing::warn!("listen, stateDir, leaderElection and sharding change only on restart");
     }
     let result = match AgentBuilder::from_config(&config).await {
         Ok(builder) => agent.reload(builder),

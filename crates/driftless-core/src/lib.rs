@@ -43,7 +43,8 @@ pub use plan::{Action, Change, FieldChange, Health, HealthReport, Plan, PlanSumm
 pub use revision::{Revision, Snapshot};
 pub use set::ObjectSet;
 pub use traits::{
-    ApplyOptions, ApplyReport, LiveObject, LiveState, Renderer, Source, Target, TargetEvent,
+    ApplyOptions, ApplyReport, Drift, DriftKind, DriftSink, DriftWatch, LiveObject, LiveState,
+    Renderer, Source, Target, TargetEvent,
 };
 
 /// Re-exported so plug-in authors use the same `async_trait` as the traits.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -75,6 +76,85 @@ pub trait Target: Send + Sync {
     async fn record_event(&self, event: &TargetEvent) -> Result<(), TargetError> {
         let _ = event;
         Ok(())
+    }
+
+    /// Starts reporting to `sink` every change made by someone else to what this target
+    /// holds (a hand edit, a deletion), so that drift can be corrected at once instead
+    /// of at the next interval. Changes the target makes itself are not reported. The
+    /// watch runs until the returned [`DriftWatch`] is dropped, and follows what the
+    /// target holds as later applies change it. Called inside a tokio runtime.
+    ///
+    /// `Ok(None)` (the default): this target cannot watch; drift is found only by
+    /// reconciling.
+    fn watch(&self, sink: DriftSink) -> Result<Option<DriftWatch>, TargetError> {
+        let _ = sink;
+        Ok(None)
+    }
+}
+
+/// A change made outside the app's reconciles to something a target holds for the
+/// app, as a watching target reports it ([`Target::watch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Drift {
+    /// The object that changed, when the target can tell.
+    pub object: Option<ObjectId>,
+    /// What happened to it.
+    pub kind: DriftKind,
+}
+
+impl Drift {
+    /// A drift of `object` (when known).
+    pub fn new(object: Option<ObjectId>, kind: DriftKind) -> Self {
+        Self { object, kind }
+    }
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            DriftKind::Modified => "modified",
+            DriftKind::Deleted => "deleted",
+        };
+        match &self.object {
+            Some(id) => write!(f, "{id} {what}"),
+            None => write!(f, "{what}"),
+        }
+    }
+}
+
+/// What happened to a drifted object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DriftKind {
+    /// Changed (or created with our membership) by someone else.
+    Modified,
+    /// Deleted, or taken out of the set, by someone else.
+    Deleted,
+}
+
+/// Where a watching target reports drift. It is called from the target's own tasks or
+/// threads and must return quickly (e.g. send on a channel).
+pub type DriftSink = Arc<dyn Fn(Drift) + Send + Sync>;
+
+/// A running watch of a target ([`Target::watch`]): dropping it stops the watch.
+pub struct DriftWatch {
+    _running: Box<dyn Send + Sync>,
+}
+
+impl DriftWatch {
+    /// A watch that runs while `running` lives: whatever stops the watch when dropped
+    /// (e.g. a guard that aborts its tasks).
+    pub fn new(running: impl Send + Sync + 'static) -> Self {
+        Self {
+            _running: Box::new(running),
+        }
+    }
+}
+
+impl std::fmt::Debug for DriftWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DriftWatch")
     }
 }
 

@@ -164,8 +164,8 @@ impl Substitution {
             return Ok(objects);
         }
         let mut out = ObjectSet::new();
-        for object in objects.iter() {
-            let object = self.apply_object(object)?.unwrap_or_else(|| object.clone());
+        for object in objects {
+            let object = self.apply_object(&object)?.unwrap_or(object);
             // Substitution may rename an object; a clash keeps the last, as Flux's
             // server-side apply would.
             out.upsert(object);
@@ -233,6 +233,16 @@ fn opted_out(object: &Object) -> bool {
     })
 }
 
+/// Whether any key or string holds a `$`: what a walk has to look at.
+fn has_dollar(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('$'),
+        Value::Array(items) => items.iter().any(has_dollar),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('$') || has_dollar(v)),
+        _ => false,
+    }
+}
+
 /// Whether any key or string holds text `envsubst` would change (`${` or `$$`).
 fn has_expressions(value: &Value) -> bool {
     let marked = |text: &str| text.contains("${") || text.contains("$$");
@@ -286,8 +296,25 @@ impl Walk<'_> {
                 Ok(())
             }
             Value::Array(items) => {
+                // Only what holds a `$` is walked: no path is built for the rest.
                 for (index, item) in items.iter_mut().enumerate() {
+                    if !has_dollar(item) {
+                        continue;
+                    }
                     self.path.push(index.to_string());
+                    let result = self.value(item);
+                    self.path.pop();
+                    result?;
+                }
+                Ok(())
+            }
+            Value::Object(map) if !map.keys().any(|key| key.contains('$')) => {
+                // No key changes: the map is kept, and only values holding a `$` walked.
+                for (key, item) in map.iter_mut() {
+                    if !has_dollar(item) {
+                        continue;
+                    }
+                    self.path.push(key.clone());
                     let result = self.value(item);
                     self.path.pop();
                     result?;

@@ -19,6 +19,7 @@ use crate::config::{AgentConfig, AppConfig};
 use crate::error::error_chain;
 use crate::history::{AppState, History, NewSync, SyncRecord, SyncResult};
 use crate::metrics::Metrics;
+use crate::shard::Membership;
 use crate::webhook::Follows;
 use crate::{Error, dependency_order};
 
@@ -148,6 +149,7 @@ pub struct AgentBuilder {
     history: Option<History>,
     auth: ApiAuth,
     leader: Option<watch::Receiver<bool>>,
+    shard: Option<watch::Receiver<Membership>>,
     shutdown: CancellationToken,
 }
 
@@ -208,6 +210,14 @@ impl AgentBuilder {
         self
     }
 
+    /// Reconciles only the apps `shard` gives this replica, and stops an app (cancelling
+    /// its reconcile in flight) as soon as it does not (see [`crate::shard`]).
+    #[must_use]
+    pub fn shard(mut self, shard: watch::Receiver<Membership>) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
     /// Stops the loops and cancels reconciles in flight when `shutdown` is cancelled.
     #[must_use]
     pub fn shutdown(mut self, shutdown: CancellationToken) -> Self {
@@ -235,6 +245,7 @@ impl AgentBuilder {
             auth: self.auth,
             metrics: Metrics::new(),
             leader,
+            shard: self.shard,
             shutdown: self.shutdown,
             ready: AtomicBool::new(false),
         })
@@ -276,6 +287,8 @@ struct AppSet {
     apps: Vec<Arc<App>>,
     index: BTreeMap<String, usize>,
     order: Vec<usize>,
+    /// Each app's shard key: apps joined by `dependsOn` share one.
+    shard_keys: BTreeMap<String, String>,
 }
 
 impl AppSet {
@@ -291,7 +304,13 @@ impl AppSet {
             .map(|app| (app.name.as_str(), app.options.depends_on.as_slice()))
             .collect();
         let order = dependency_order(&graph).unwrap_or_else(|_| (0..apps.len()).collect());
-        Self { apps, index, order }
+        let shard_keys = crate::shard::group_keys(&graph);
+        Self {
+            apps,
+            index,
+            order,
+            shard_keys,
+        }
     }
 
     fn get(&self, name: &str) -> Option<&Arc<App>> {
@@ -371,6 +390,8 @@ pub struct Agent {
     pub(crate) auth: ApiAuth,
     pub(crate) metrics: Metrics,
     leader: watch::Receiver<bool>,
+    /// Which apps are this replica's, when the apps are sharded over replicas.
+    shard: Option<watch::Receiver<Membership>>,
     shutdown: CancellationToken,
     ready: AtomicBool,
 }
@@ -670,6 +691,16 @@ impl Agent {
     /// One app's loop: interval with jitter, backoff on failure, triggers, leadership,
     /// suspension and dependencies.
     async fn run_app(self: Arc<Self>, app: Arc<App>) {
+        // Drift made by someone else is corrected at once, not at the next interval.
+        let _drift = crate::drift::watch(&self, &app.name, app.pipeline.target());
+        let mut held = false;
+        Arc::clone(&self).run_app_loop(&app, &mut held).await;
+        if held {
+            self.hand_off(&app, "stopped").await;
+        }
+    }
+
+    async fn run_app_loop(self: Arc<Self>, app: &App, held: &mut bool) {
         let mut leader = self.leader.clone();
         let interval = app.options.interval_or_default();
         let mut delay = Duration::ZERO;
@@ -680,6 +711,7 @@ impl Agent {
                     () = tokio::time::sleep(delay) => reason = "interval".into(),
                     () = app.trigger.notified() => reason = app.take_reason(),
                     () = app.stop.cancelled() => return,
+                    () = self.until_lost(app) => {}
                 }
             }
             if app.stop.is_cancelled() {
@@ -691,20 +723,114 @@ impl Agent {
                     () = app.stop.cancelled() => return,
                 }
             }
-            let outcome = self.reconcile_app(&app, &reason, true).await;
+            if !self.owns(app) {
+                if !self.take_over(app, held).await {
+                    return;
+                }
+                reason = "sharding".into();
+            }
+            let outcome = self.reconcile_app(app, &reason, true).await;
             delay = match outcome.result {
                 OutcomeKind::Succeeded => jitter(interval),
                 OutcomeKind::Failed => backoff(app.status.borrow().consecutive_failures, interval),
                 OutcomeKind::Suspended => interval,
                 OutcomeKind::Skipped => {
-                    self.wait_for_dependencies(&app, interval).await;
+                    self.wait_for_dependencies(app, interval).await;
                     Duration::ZERO
                 }
             };
         }
     }
 
-    /// Waits until a dependency's status changes, a trigger, the interval or shutdown.
+    /// Sharded: the app is not (or no longer) this replica's. Records the hand-off when it
+    /// held it (its reconciles have ended), waits until it is this replica's again and
+    /// records that before any reconcile. `false`: the app stopped first.
+    async fn take_over(&self, app: &App, held: &mut bool) -> bool {
+        let Some(mut shard) = self.shard.clone() else {
+            return true;
+        };
+        if std::mem::take(held) {
+            self.hand_off(app, "moved").await;
+        }
+        let key = self.shard_key(&app.name);
+        tokio::select! {
+            owned = crate::shard::wait_owned(&mut shard, &key) => if !owned { return false },
+            () = app.stop.cancelled() => return false,
+        }
+        let view = shard.borrow().clone();
+        tracing::info!(app = %app.name, members = ?view.members(), "reconciling this app on this replica");
+        self.audit(
+            &app.name,
+            "shard-acquired",
+            &format!("shard:{}", view.me()),
+            Some(view.members().join(",")),
+        )
+        .await;
+        *held = true;
+        true
+    }
+
+    /// Records that this replica stopped reconciling `app` (its reconciles have ended).
+    async fn hand_off(&self, app: &App, why: &str) {
+        let Some(shard) = &self.shard else { return };
+        let me = shard.borrow().me().to_owned();
+        tracing::info!(app = %app.name, "no longer reconciling this app on this replica ({why})");
+        self.audit(
+            &app.name,
+            "shard-released",
+            &format!("shard:{me}"),
+            Some(why.to_owned()),
+        )
+        .await;
+    }
+
+    /// The shard key of the app `name` (its name, or its dependency group's).
+    fn shard_key(&self, name: &str) -> String {
+        self.app_set()
+            .shard_keys
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
+    }
+
+    /// Whether this replica reconciles `app` now: always, unless the apps are sharded.
+    fn owns(&self, app: &App) -> bool {
+        self.shard
+            .as_ref()
+            .is_none_or(|shard| shard.borrow().owns(&self.shard_key(&app.name)))
+    }
+
+    /// Returns once `app` is not this replica's (never, unless the apps are sharded).
+    async fn until_lost(&self, app: &App) {
+        match self.shard.clone() {
+            Some(mut shard) => {
+                crate::shard::wait_lost(&mut shard, &self.shard_key(&app.name)).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Why `app` is not reconciled here when another replica does it (or none can now).
+    fn reconciled_elsewhere(&self, app: &App) -> Option<String> {
+        let view = self.shard.as_ref()?.borrow().clone();
+        let key = self.shard_key(&app.name);
+        if view.owns(&key) {
+            return None;
+        }
+        Some(match view.owner(&key) {
+            Some(owner) if view.is_active() && owner != view.me() => {
+                format!("{} is reconciled by replica {owner}: ask it", app.name)
+            }
+            _ => format!(
+                "this replica ({}) does not reconcile {} now: it is joining the shard group or cannot reach the API server",
+                view.me(),
+                app.name
+            ),
+        })
+    }
+
+    /// Waits until a dependency's status changes, a trigger, the interval, shutdown or
+    /// the app moving to another replica.
     async fn wait_for_dependencies(&self, app: &App, interval: Duration) {
         let Some(waiting) = self.unready_dependency(app) else {
             return;
@@ -718,6 +844,7 @@ impl Agent {
             () = app.trigger.notified() => {},
             () = tokio::time::sleep(interval) => {},
             () = app.stop.cancelled() => {},
+            () = self.until_lost(app) => {},
         }
     }
 
@@ -755,6 +882,11 @@ impl Agent {
                 // Reconcile again at once, at the newer revision.
                 app.trigger("newer revision");
                 Err(driftless::Error::Cancelled { stage: "waiting for health" })
+            }
+            // Another replica takes the app over: stop before it starts.
+            () = self.until_lost(app) => {
+                tracing::warn!("the app moves to another replica: the reconcile in flight is cancelled");
+                Err(driftless::Error::Cancelled { stage: "handing the app to another replica" })
             }
         };
         let elapsed = clock.elapsed();
@@ -951,6 +1083,9 @@ impl Agent {
             return Err(Refusal::Conflict(format!(
                 "{name} is suspended: resume it first"
             )));
+        }
+        if let Some(elsewhere) = self.reconciled_elsewhere(&app) {
+            return Err(Refusal::Conflict(elsewhere));
         }
         app.trigger(reason);
         Ok(())

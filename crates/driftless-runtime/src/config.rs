@@ -26,7 +26,9 @@ use std::time::Duration;
 use driftless::render::RenderMode;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use driftless::postbuild::{RenderOptions, VarsFile};
+use driftless::postbuild::{
+    Cluster, ObjectKind, ObjectRef, PostBuild, RenderOptions, Vars, VarsFile, VarsSource,
+};
 use driftless::render::substitute::Substitution;
 use driftless::sops::{Decryptor, Identities};
 use driftless::spec::{
@@ -105,6 +107,11 @@ pub struct AgentConfig {
     /// reconciles.
     #[serde(default)]
     pub leader_election: Option<LeaderElection>,
+    /// Share the apps among replicas: each holds a membership Lease, and each app is
+    /// reconciled by one live replica, chosen by rendezvous hashing. Not with
+    /// `leaderElection`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharding: Option<Sharding>,
     /// Who may use the HTTP API.
     #[serde(default)]
     pub api: ApiConfig,
@@ -154,6 +161,26 @@ pub struct LeaderElection {
     /// The Lease's name.
     pub name: String,
     /// How long a leader holds the Lease without renewing it (default 15s).
+    #[serde(default = "default_lease_duration", with = "duration")]
+    #[cfg_attr(test, schemars(with = "String"))]
+    pub lease_duration: Duration,
+    /// This replica's identity (default: `$POD_NAME`, else the host name and process id).
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+/// Membership Leases that share the apps among the live replicas (see `docs/agent.md`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sharding {
+    /// The namespace of the membership Leases.
+    pub namespace: String,
+    /// The group's name: replicas with the same name share the apps. Each replica's
+    /// Lease is named after it and labelled `driftless.dev/shard-group=<name>`.
+    pub name: String,
+    /// How long a replica that stops renewing its Lease keeps its apps; also how long
+    /// a joining replica waits before it starts any (default 15s).
     #[serde(default = "default_lease_duration", with = "duration")]
     #[cfg_attr(test, schemars(with = "String"))]
     pub lease_duration: Duration,
@@ -312,6 +339,46 @@ fn default_lease_duration() -> Duration {
     Duration::from_secs(15)
 }
 
+/// A DNS label for the group (it is a label value), a Kubernetes namespace, a duration
+/// that leaves room for renewals, and not together with leader election.
+fn validate_sharding(sharding: &Sharding, leader_election: bool) -> Result<(), ConfigError> {
+    if leader_election {
+        return Err(ConfigError::at(
+            "sharding",
+            "choose leaderElection (one replica reconciles every app) or sharding (the apps are shared), not both",
+        ));
+    }
+    if !is_dns_name(&sharding.namespace) {
+        return Err(ConfigError::at(
+            "sharding.namespace",
+            format!(
+                "{:?} is not a Kubernetes name (lowercase letters, digits, '-', '.')",
+                sharding.namespace
+            ),
+        ));
+    }
+    let name = &sharding.name;
+    if name.len() > 63 || name.contains('.') || !is_dns_name(name) {
+        return Err(ConfigError::at(
+            "sharding.name",
+            format!("{name:?} is not a DNS label (up to 63 lowercase letters, digits and '-')"),
+        ));
+    }
+    if sharding.lease_duration < Duration::from_secs(2) {
+        return Err(ConfigError::at(
+            "sharding.leaseDuration",
+            "must be at least 2s",
+        ));
+    }
+    if sharding.identity.as_deref().is_some_and(str::is_empty) {
+        return Err(ConfigError::at(
+            "sharding.identity",
+            "must not be empty (leave it out for the default)",
+        ));
+    }
+    Ok(())
+}
+
 fn default_true() -> bool {
     true
 }
@@ -426,6 +493,9 @@ impl AgentConfig {
                     "must be at least 2s",
                 ));
             }
+        }
+        if let Some(sharding) = &self.sharding {
+            validate_sharding(sharding, self.leader_election.is_some())?;
         }
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, app) in self.apps.iter().enumerate() {
@@ -576,11 +646,12 @@ impl AppConfig {
                 ));
             }
         }
+        let kube = matches!(self.target_spec(), Ok(TargetSpec::Kube(_)));
         if let Some(post_build) = &self.post_build {
-            post_build.validate(&format!("{at}.postBuild"))?;
+            post_build.validate(&format!("{at}.postBuild"), kube)?;
         }
         if let Some(decryption) = &self.decryption {
-            decryption.validate(&format!("{at}.decryption"))?;
+            decryption.validate(&format!("{at}.decryption"), kube)?;
         }
         if let Some(webhook) = &self.webhook
             && webhook.secret_file.as_os_str().is_empty()
@@ -642,7 +713,8 @@ impl AppConfig {
     }
 
     /// How the app renders: its mode, SOPS decryption when `decryption` is set, and
-    /// substitution when `postBuild` is (variable files are read now).
+    /// substitution when `postBuild` is (variable files are read now). ConfigMaps and
+    /// Secrets of the cluster are not read here: see [`post_build`](Self::post_build).
     pub fn render_options(&self) -> Result<RenderOptions, driftless::Error> {
         let decryptor = self
             .decryption
@@ -658,6 +730,38 @@ impl AppConfig {
             .mode(self.render)
             .decryptor(decryptor)
             .substitution(substitution))
+    }
+
+    /// What the app's renders read at each reconcile (keys and variables, from files
+    /// and from `cluster`, the app's Kubernetes cluster), when `decryption` or
+    /// `postBuild` is set. Identity files and the SOPS variables are read now.
+    pub fn post_build(
+        &self,
+        cluster: Option<Cluster>,
+    ) -> Result<Option<PostBuild>, driftless::Error> {
+        if self.decryption.is_none() && self.post_build.is_none() {
+            return Ok(None);
+        }
+        let identities = self
+            .decryption
+            .as_ref()
+            .map(DecryptionConfig::identities)
+            .transpose()?;
+        let key_secret = self
+            .decryption
+            .as_ref()
+            .and_then(|d| d.secret_ref.as_ref())
+            .map(|secret| {
+                ObjectRef::new(ObjectKind::Secret, &secret.name).namespace(secret.namespace.clone())
+            });
+        Ok(Some(
+            PostBuild::default()
+                .mode(self.render)
+                .identities(identities)
+                .key_secret(key_secret)
+                .vars(self.post_build.as_ref().map(PostBuildConfig::vars))
+                .cluster(cluster),
+        ))
     }
 
     /// Opens the app's source, renderer and target into a [`Pipeline`]; sources cache
@@ -685,15 +789,20 @@ impl AppConfig {
             .cache_dir(cache_dir)
             .timeout(self.source.timeout);
         let source = driftless::spec::open_source(&self.source_spec()?, &options)?;
-        let renderer = driftless::postbuild::renderer_with(&self.render_options()?);
-        let target = driftless::spec::open_target_in(
+        let (target, cluster) = driftless::spec::open_target_in(
             &self.target_spec()?,
             &self.target_options(),
             &shared.clusters,
         )
         .await?;
+        let renderer =
+            driftless::postbuild::renderer_with(&RenderOptions::default().mode(self.render));
         let options = self.pipeline_options().slots(shared.slots.clone());
-        Ok(Pipeline::from_dyn(source, renderer, target).with_options(options))
+        let pipeline = Pipeline::from_dyn(source, renderer, target).with_options(options);
+        Ok(match self.post_build(cluster)? {
+            Some(post_build) => pipeline.with_post_build(post_build),
+            None => pipeline,
+        })
     }
 }
 
@@ -870,17 +979,24 @@ pub struct PostBuildConfig {
     pub strict: bool,
 }
 
-/// A source of variables (`substituteFrom`): a file on the agent's machine.
+/// A source of variables (`substituteFrom`): a file on the agent's machine, or a
+/// ConfigMap or Secret of the app's Kubernetes cluster, read at each reconcile.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubstituteFromConfig {
     /// `File` (KEY=value lines, or a ConfigMap or Secret manifest, SOPS-encrypted or
-    /// not). Flux's `ConfigMap` and `Secret` (read from the cluster) are not supported yet.
+    /// not), or `ConfigMap` or `Secret` (its data, read from the cluster of the app's
+    /// `kube` target at each reconcile).
     pub kind: String,
     /// The object's name, for `ConfigMap` and `Secret`.
     #[serde(default)]
     pub name: Option<String>,
+    /// The object's namespace, for `ConfigMap` and `Secret`; the default is the app's
+    /// own namespace, its `inventoryNamespace` (as Flux reads them from the
+    /// Kustomization's namespace).
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// The file, for `File`.
     #[serde(default)]
     pub path: Option<PathBuf>,
@@ -900,48 +1016,40 @@ pub struct DecryptionConfig {
     /// `SOPS_AGE_KEY_FILE` and `SOPS_AGE_KEY` of the agent's environment.
     #[serde(default)]
     pub identity_files: Vec<PathBuf>,
+    /// A Secret of the app's cluster holding age identities in its keys ending in
+    /// `.agekey`, as Flux's `decryption.secretRef`; read at each reconcile.
+    #[serde(default)]
+    pub secret_ref: Option<SecretRefConfig>,
+}
+
+/// A Secret of the app's cluster (`decryption.secretRef`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRefConfig {
+    /// The Secret's name.
+    pub name: String,
+    /// Its namespace; the default is the app's own namespace, its `inventoryNamespace`.
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 impl PostBuildConfig {
-    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+    fn validate(&self, at: &str, kube: bool) -> Result<(), ConfigError> {
         for name in self.substitute.keys() {
             Substitution::new()
                 .var(name.clone(), "")
                 .map_err(|e| ConfigError::at(format!("{at}.substitute.{name}"), e.to_string()))?;
         }
         for (i, from) in self.substitute_from.iter().enumerate() {
-            let field = format!("{at}.substituteFrom[{i}]");
-            match (from.kind.as_str(), &from.path) {
-                ("File", Some(_)) => {}
-                ("File", None) => {
-                    return Err(ConfigError::at(
-                        format!("{field}.path"),
-                        "a File source needs a path",
-                    ));
-                }
-                ("ConfigMap" | "Secret", _) => {
-                    return Err(ConfigError::at(
-                        format!("{field}.kind"),
-                        format!(
-                            "{} sources (read from the cluster) are not supported yet: \
-                             use kind: File with a copy of its data",
-                            from.kind
-                        ),
-                    ));
-                }
-                (other, _) => {
-                    return Err(ConfigError::at(
-                        format!("{field}.kind"),
-                        format!("unknown kind {other:?}: use File"),
-                    ));
-                }
-            }
+            from.validate(&format!("{at}.substituteFrom[{i}]"), kube)?;
         }
         Ok(())
     }
 
-    /// The substitution this asks for; files are read now, and decrypted with
-    /// `decryptor` when they are SOPS files.
+    /// The substitution this asks for, from files only; files are read now, and
+    /// decrypted with `decryptor` when they are SOPS files. ConfigMap and Secret
+    /// sources are read at each reconcile: see [`vars`](Self::vars).
     pub fn substitution(
         &self,
         decryptor: Option<&Decryptor>,
@@ -956,33 +1064,168 @@ impl PostBuildConfig {
                 })
             })
             .collect();
-        let inline: Vec<(String, String)> = self
-            .substitute
+        driftless::postbuild::substitution(&files, &self.inline(), self.strict, decryptor)
+    }
+
+    /// Where the variables come from, in order, as read at each reconcile.
+    pub fn vars(&self) -> Vars {
+        let mut vars = Vars::default();
+        vars.sources = self
+            .substitute_from
+            .iter()
+            .filter_map(SubstituteFromConfig::source)
+            .collect();
+        vars.inline = self.inline();
+        vars.strict = self.strict;
+        vars
+    }
+
+    fn inline(&self) -> Vec<(String, String)> {
+        self.substitute
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        driftless::postbuild::substitution(&files, &inline, self.strict, decryptor)
+            .collect()
     }
 }
 
+impl SubstituteFromConfig {
+    fn validate(&self, at: &str, kube: bool) -> Result<(), ConfigError> {
+        let object = match self.kind.as_str() {
+            "File" => false,
+            "ConfigMap" | "Secret" => true,
+            other => {
+                return Err(ConfigError::at(
+                    format!("{at}.kind"),
+                    format!("unknown kind {other:?}: use File, ConfigMap or Secret"),
+                ));
+            }
+        };
+        let misplaced = if object {
+            self.path.as_ref().map(|_| "path")
+        } else {
+            (self.name.as_ref().map(|_| "name")).or(self.namespace.as_ref().map(|_| "namespace"))
+        };
+        if let Some(field) = misplaced {
+            let wanted = if object { "name" } else { "path" };
+            return Err(ConfigError::at(
+                format!("{at}.{field}"),
+                format!("a {} source takes a {wanted}, not a {field}", self.kind),
+            ));
+        }
+        if !object {
+            return match self.path {
+                Some(_) => Ok(()),
+                None => Err(ConfigError::at(
+                    format!("{at}.path"),
+                    "a File source needs a path",
+                )),
+            };
+        }
+        check_object_ref(
+            at,
+            &self.kind,
+            self.name.as_deref(),
+            self.namespace.as_deref(),
+            kube,
+        )
+    }
+
+    fn source(&self) -> Option<VarsSource> {
+        let kind = match self.kind.as_str() {
+            "ConfigMap" => ObjectKind::ConfigMap,
+            "Secret" => ObjectKind::Secret,
+            _ => {
+                let path = self.path.clone()?;
+                return Some(VarsSource::File(VarsFile {
+                    path,
+                    optional: self.optional,
+                }));
+            }
+        };
+        let object = ObjectRef::new(kind, self.name.clone()?).namespace(self.namespace.clone());
+        Some(VarsSource::Object {
+            object,
+            optional: self.optional,
+        })
+    }
+}
+
+/// A ConfigMap or Secret reference: a name, a namespace when given, and a kube target
+/// to read it from.
+fn check_object_ref(
+    at: &str,
+    kind: &str,
+    name: Option<&str>,
+    namespace: Option<&str>,
+    kube: bool,
+) -> Result<(), ConfigError> {
+    let Some(name) = name else {
+        return Err(ConfigError::at(
+            format!("{at}.name"),
+            format!("a {kind} source needs a name"),
+        ));
+    };
+    if !is_dns_name(name) {
+        return Err(ConfigError::at(
+            format!("{at}.name"),
+            format!("{name:?} is not a {kind} name (lowercase letters, digits, '-' and '.')"),
+        ));
+    }
+    if let Some(namespace) = namespace
+        && !is_dns_label(namespace)
+    {
+        return Err(ConfigError::at(
+            format!("{at}.namespace"),
+            format!(
+                "{namespace:?} is not a namespace name (up to 63 lowercase letters, digits and '-')"
+            ),
+        ));
+    }
+    if !kube {
+        return Err(ConfigError::at(
+            at,
+            format!(
+                "a {kind} is read from the app's Kubernetes cluster: only apps with a kube \
+                 target can read one"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl DecryptionConfig {
-    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+    fn validate(&self, at: &str, kube: bool) -> Result<(), ConfigError> {
         if self.provider != "sops" {
             return Err(ConfigError::at(
                 format!("{at}.provider"),
                 format!("unknown provider {:?}: use sops", self.provider),
             ));
         }
+        if let Some(secret) = &self.secret_ref {
+            check_object_ref(
+                &format!("{at}.secretRef"),
+                "Secret",
+                Some(&secret.name),
+                secret.namespace.as_deref(),
+                kube,
+            )?;
+        }
         Ok(())
     }
 
-    /// A decryptor with the identities of the files and of the SOPS variables.
-    pub fn decryptor(&self) -> Result<Decryptor, driftless::Error> {
+    /// The identities of the files and of the SOPS variables (not those of
+    /// `secretRef`, read at each reconcile).
+    pub fn identities(&self) -> Result<Identities, driftless::Error> {
         let mut identities = Identities::from_env()?;
         for file in &self.identity_files {
             identities.add_file(file)?;
         }
-        Ok(Decryptor::new(identities))
+        Ok(identities)
+    }
+
+    /// A decryptor with the identities of the files and of the SOPS variables.
+    pub fn decryptor(&self) -> Result<Decryptor, driftless::Error> {
+        Ok(Decryptor::new(self.identities()?))
     }
 }
 
@@ -1073,6 +1316,43 @@ mod tests {
         assert_eq!(field, "apps[0].webhook.secret");
         let err = AgentConfig::from_yaml("apps: []\nlisten2: x\n").unwrap_err();
         assert!(err.to_string().contains("listen2"), "{err}");
+    }
+
+    #[test]
+    fn sharding_is_checked_and_excludes_leader_election() {
+        let with = |section: &str| {
+            AgentConfig::from_yaml(&format!("{HEAD}{section}apps:\n{}", app("web", "")))
+        };
+        let config = with("sharding: {namespace: ops, name: agents}\n").unwrap();
+        let sharding = config.sharding.unwrap();
+        assert_eq!(sharding.lease_duration, Duration::from_secs(15));
+        assert_eq!(sharding.identity, None);
+        for (section, field) in [
+            (
+                "sharding: {namespace: Ops, name: agents}\n",
+                "sharding.namespace",
+            ),
+            ("sharding: {namespace: ops, name: a.b}\n", "sharding.name"),
+            (
+                "sharding: {namespace: ops, name: agents, leaseDuration: 1s}\n",
+                "sharding.leaseDuration",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents, identity: ''}\n",
+                "sharding.identity",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents}\nleaderElection: {namespace: ops, name: lock}\n",
+                "sharding",
+            ),
+            (
+                "sharding: {namespace: ops, name: agents, shards: 3}\n",
+                "sharding.shards",
+            ),
+        ] {
+            let error = with(section).unwrap_err();
+            assert_eq!(error.field(), Some(field), "{section}: {error}");
+        }
     }
 
     #[test]
@@ -1206,12 +1486,63 @@ mod tests {
         let (field, message) = field_of(&app("a", "  postBuild: {substitute: {a-b: x}}\n"));
         assert_eq!(field, "apps[0].postBuild.substitute.a-b");
         assert!(message.contains("invalid variable name"), "{message}");
+        // ConfigMaps and Secrets are read from the cluster: only kube targets have one.
         let (field, message) = field_of(&app(
             "a",
             "  postBuild: {substituteFrom: [{kind: ConfigMap, name: vars}]}\n",
         ));
-        assert_eq!(field, "apps[0].postBuild.substituteFrom[0].kind");
-        assert!(message.contains("not supported yet"), "{message}");
+        assert_eq!(field, "apps[0].postBuild.substituteFrom[0]");
+        assert!(
+            message.contains("only apps with a kube target"),
+            "{message}"
+        );
+        let kube = |extra: &str| {
+            format!("- name: a\n  source: {{url: ./deploy}}\n  target: kube\n{extra}")
+        };
+        let config = parse(&kube(
+            "  postBuild:\n    substituteFrom:\n      - {kind: ConfigMap, name: vars}\n      \
+             - {kind: Secret, name: more, namespace: shared, optional: true}\n  \
+             decryption: {provider: sops, secretRef: {name: sops-age}}\n",
+        ))
+        .unwrap();
+        let vars = config.apps[0].post_build.as_ref().unwrap().vars();
+        assert_eq!(vars.sources.len(), 2);
+        assert!(matches!(
+            &vars.sources[1],
+            VarsSource::Object { object, optional: true }
+                if object.kind == ObjectKind::Secret && object.namespace.as_deref() == Some("shared")
+        ));
+        for (extra, wanted, words) in [
+            (
+                "  postBuild: {substituteFrom: [{kind: Secret}]}\n",
+                "apps[0].postBuild.substituteFrom[0].name",
+                "needs a name",
+            ),
+            (
+                "  postBuild: {substituteFrom: [{kind: Secret, name: Bad_Name}]}\n",
+                "apps[0].postBuild.substituteFrom[0].name",
+                "not a Secret name",
+            ),
+            (
+                "  postBuild: {substituteFrom: [{kind: ConfigMap, name: v, path: /x}]}\n",
+                "apps[0].postBuild.substituteFrom[0].path",
+                "takes a name",
+            ),
+            (
+                "  postBuild: {substituteFrom: [{kind: Vault, name: v}]}\n",
+                "apps[0].postBuild.substituteFrom[0].kind",
+                "use File, ConfigMap or Secret",
+            ),
+            (
+                "  decryption: {provider: sops, secretRef: {name: k, namespace: A}}\n",
+                "apps[0].decryption.secretRef.namespace",
+                "not a namespace name",
+            ),
+        ] {
+            let (field, message) = field_of(&kube(extra));
+            assert_eq!(field, wanted, "{extra}");
+            assert!(message.contains(words), "{extra}: {message}");
+        }
         let (field, _) = field_of(&app("a", "  postBuild: {substituteFrom: [{kind: File}]}\n"));
         assert_eq!(field, "apps[0].postBuild.substituteFrom[0].path");
         let (field, message) = field_of(&app("a", "  decryption: {provider: vault}\n"));

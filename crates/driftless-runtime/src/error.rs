@@ -81,7 +81,17 @@ pub enum Error {
         lease: String,
         /// The cause.
         #[source]
-        source: driftless::target_kube::Error,
+        source: Box<driftless::target_kube::Error>,
+    },
+    /// Sharding could not start.
+    #[cfg(feature = "kube")]
+    #[error("sharding on the Leases of group {group}")]
+    Sharding {
+        /// `namespace/name` of the group.
+        group: String,
+        /// The cause.
+        #[source]
+        source: Box<driftless::target_kube::Error>,
     },
     /// A background task failed.
     #[error("a background task failed")]

@@ -34,7 +34,7 @@ impl Election {
                 .await
                 .map_err(|source| Error::Lease {
                     lease: format!("{}/{}", config.namespace, config.name),
-                    source,
+                    source: Box::new(source),
                 })?,
         );
         tracing::info!(lease = %format!("{}/{}", config.namespace, config.name), %identity, "contending for leadership");
@@ -114,7 +114,7 @@ fn set(leader: &watch::Sender<bool>, agent: &Agent, leading: bool) {
 }
 
 /// `$POD_NAME`, else the host name and process id.
-fn default_identity() -> String {
+pub(crate) fn default_identity() -> String {
     if let Ok(pod) = std::env::var("POD_NAME")
         && !pod.is_empty()
     {

@@ -10,7 +10,8 @@
 //! Around it: the agent's configuration file ([`config`]), the durable history store
 //! ([`history`]), Prometheus metrics, the HTTP API ([`server::router`]) with its types
 //! ([`api`]), its access rules ([`auth`]: a bearer token for every mutation) and typed
-//! [`client`], and leader election on a Kubernetes Lease (feature `kube`, [`leader`]).
+//! [`client`], leader election on a Kubernetes Lease (feature `kube`, [`leader`]), and
+//! sharding of the apps over replicas on membership Leases ([`shard`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -55,12 +56,14 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod drift;
 mod error;
 pub mod history;
 #[cfg(feature = "kube")]
 pub mod leader;
 mod metrics;
 pub mod server;
+pub mod shard;
 pub mod webhook;
 
 pub use agent::{Agent, AgentBuilder, AppOptions, Refusal, Reloaded, RemovedApp};

@@ -26,6 +26,7 @@
 //! a cloud KMS or Vault is refused with an error that says so, and so are Shamir key
 //! groups and the comment-regex rules (`encrypted_comment_regex`).
 
+mod cache;
 mod cipher;
 mod error;
 mod format;
@@ -47,25 +48,32 @@ pub const FLUX_DECRYPT_KEY: &str = "kustomize.toolkit.fluxcd.io/decrypt";
 /// driftless' own annotation (and label) to leave an object encrypted.
 pub const DECRYPT_KEY: &str = "driftless.dev/decrypt";
 
-/// Decrypts SOPS files with a set of age identities. Cheap to clone.
+/// Decrypts SOPS files with a set of age identities. Cheap to clone; clones share
+/// what was learnt while decrypting (see [`cache`](Self::new)).
 #[derive(Debug, Clone, Default)]
 pub struct Decryptor {
     identities: Arc<Identities>,
+    cache: Arc<cache::Cache>,
 }
 
 /// Whether `bytes` look like a SOPS-encrypted file: every such file carries an
 /// encrypted MAC, so a file without `ENC[AES256_GCM,` is not one. This is the cheap
 /// test run on every file before anything is parsed.
 pub fn looks_encrypted(bytes: &[u8]) -> bool {
-    const MARK: &[u8] = b"ENC[AES256_GCM,";
-    bytes.windows(MARK.len()).any(|window| window == MARK)
+    memchr::memmem::find(bytes, b"ENC[AES256_GCM,").is_some()
 }
 
 impl Decryptor {
     /// A decryptor using these identities.
+    ///
+    /// It remembers, in memory only, the data keys it unwrapped (by the wrapped key's
+    /// digest) and the regular expressions of the files' rules, so that decrypting a file
+    /// again (the next render of a tree whose Secrets did not change) costs no age
+    /// (X25519) work. The MAC of each file is still checked every time.
     pub fn new(identities: Identities) -> Self {
         Self {
             identities: Arc::new(identities),
+            cache: Arc::default(),
         }
     }
 
@@ -99,9 +107,9 @@ impl Decryptor {
             tracing::debug!(file = %path.display(), "decryption disabled by annotation");
             return Ok(bytes);
         }
-        let metadata = Metadata::from_json(path, &metadata)?;
+        let metadata = Metadata::from_json(path, &metadata, &self.cache)?;
         let mut branches = parsed.branches;
-        let key = metadata.data_key(path, &self.identities)?;
+        let key = metadata.data_key(path, &self.identities, &self.cache)?;
         let computed = tree::decrypt_branches(path, &mut branches, &metadata.rules, &key)?;
         let Ok(cipher::Scalar::Str(stored)) =
             cipher::decrypt(&metadata.mac, &key, &metadata.lastmodified)

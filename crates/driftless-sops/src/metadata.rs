@@ -8,6 +8,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::cache::Cache;
 use crate::{Error, Identities};
 
 /// Which values sops encrypted (its `shouldBeEncrypted`), and what the MAC covers.
@@ -62,7 +63,7 @@ const OTHER_KINDS: [&str; 6] = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault",
 
 impl Metadata {
     /// Reads the metadata from the value of the `sops` key.
-    pub(crate) fn from_json(file: &Path, value: &Value) -> Result<Self, Error> {
+    pub(crate) fn from_json(file: &Path, value: &Value, cache: &Cache) -> Result<Self, Error> {
         let invalid = |message: String| Error::Metadata {
             path: file.to_owned(),
             message,
@@ -80,7 +81,11 @@ impl Metadata {
         }
         let regex = |field: &str| -> Result<Option<Regex>, Error> {
             non_empty_str(map, field)
-                .map(|text| Regex::new(text).map_err(|e| invalid(format!("{field}: {e}"))))
+                .map(|text| {
+                    cache
+                        .regex(text)
+                        .map_err(|e| invalid(format!("{field}: {e}")))
+                })
                 .transpose()
         };
         let rules = Rules {
@@ -109,11 +114,13 @@ impl Metadata {
         })
     }
 
-    /// Unwraps the data key with the first identity that opens one of the age stanzas.
+    /// Unwraps the data key with the first identity that opens one of the age stanzas,
+    /// or takes it from `cache` when one of the stanzas was opened before.
     pub(crate) fn data_key(
         &self,
         file: &Path,
         identities: &Identities,
+        cache: &Cache,
     ) -> Result<Zeroizing<[u8; 32]>, Error> {
         if self.age.is_empty() {
             return Err(Error::UnsupportedKeys {
@@ -125,8 +132,13 @@ impl Metadata {
                 },
             });
         }
-        for (_, wrapped) in &self.age {
+        let digests: Vec<[u8; 32]> = self.age.iter().map(|(_, w)| Cache::digest(w)).collect();
+        if let Some(key) = digests.iter().find_map(|digest| cache.key(digest)) {
+            return Ok(key);
+        }
+        for ((_, wrapped), digest) in self.age.iter().zip(digests) {
             if let Some(key) = unwrap(wrapped, identities) {
+                cache.remember_key(digest, &key);
                 return Ok(key);
             }
         }

@@ -50,6 +50,17 @@ pub enum Error {
         id: Box<ObjectId>,
     },
 
+    /// The file-system watch of the target directory could not be started (e.g. the
+    /// system's limit of inotify watches is reached: `fs.inotify.max_user_watches`).
+    #[error("cannot watch {dir} for hand edits")]
+    Watch {
+        /// The target directory.
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// An object's file could not be read.
     #[error("cannot read {path} (object {id})")]
     Read {

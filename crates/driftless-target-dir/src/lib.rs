@@ -129,6 +129,7 @@ mod inventory;
 mod layout;
 mod scope;
 mod target;
+mod watch;
 
 pub use error::Error;
 pub use layout::{

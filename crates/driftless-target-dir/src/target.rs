@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use driftless_core::{
-    Action, ApplyOptions, ApplyReport, Change, LiveObject, LiveState, Object, ObjectId, ObjectSet,
-    Plan, Target, TargetError,
+    Action, ApplyOptions, ApplyReport, Change, DriftSink, DriftWatch, LiveObject, LiveState,
+    Object, ObjectId, ObjectSet, Plan, Target, TargetError,
 };
 use indexmap::IndexMap;
 
@@ -227,10 +227,16 @@ impl Target for DirTarget {
             .blocking(move |root| apply(root, &options, &plan, apply_options))
             .await?)
     }
+
+    /// Watches the directory (inotify): a hand edit or deletion of a file of this
+    /// inventory is reported at once; our own writes are recognised by their content.
+    fn watch(&self, sink: DriftSink) -> Result<Option<DriftWatch>, TargetError> {
+        Ok(Some(crate::watch::start(&self.root, &self.options, sink)?))
+    }
 }
 
 /// The path of `id` relative to the target directory `root`.
-fn relative_path(root: &Path, id: &ObjectId) -> Result<PathBuf, Error> {
+pub(crate) fn relative_path(root: &Path, id: &ObjectId) -> Result<PathBuf, Error> {
     layout::object_path(id).map_err(|e| Error::UnsafeName {
         dir: root.to_owned(),
         id: Box::new(id.clone()),
@@ -700,7 +706,7 @@ fn write_object(root: &Path, id: &ObjectId, rel: &Path, object: &Object) -> Resu
 }
 
 /// Reads the object file `rel` of `id` below `root`; its folders were checked.
-fn read_file(root: &Path, id: &ObjectId, rel: &Path) -> Result<FileState, Error> {
+pub(crate) fn read_file(root: &Path, id: &ObjectId, rel: &Path) -> Result<FileState, Error> {
     let path = root.join(rel);
     let read_error = |source| Error::Read {
         path: path.clone(),
@@ -753,7 +759,7 @@ fn read_file(root: &Path, id: &ObjectId, rel: &Path) -> Result<FileState, Error>
 }
 
 /// What an object's file holds.
-enum FileState {
+pub(crate) enum FileState {
     /// No file.
     Missing,
     /// The object.

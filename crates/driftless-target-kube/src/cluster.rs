@@ -4,7 +4,8 @@
 //! An agent with a thousand apps on one cluster needs one HTTP client (one connection
 //! pool, one TLS setup) and one discovery cache, not a thousand: each target opened from
 //! a `Cluster` sends its requests through the shared client (still counted per target)
-//! and asks the server about a kind once for all of them.
+//! and asks the server about a kind once for all of them. They share the cluster's drift
+//! watches too: one watch per kind for all of them.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,14 +17,16 @@ use crate::discovery::Discovery;
 use crate::error::Error;
 use crate::options::KubeOptions;
 use crate::target::KubeTarget;
+use crate::watch::Hub;
 
-/// A cluster's client and discovery cache, cheap to clone and shared by every target
-/// made with [`Cluster::target`].
+/// A cluster's client, discovery cache and drift watches, cheap to clone and shared by
+/// every target made with [`Cluster::target`].
 #[derive(Clone)]
 pub struct Cluster {
     client: Client,
     context: Option<String>,
     discovery: Arc<Discovery>,
+    hub: Arc<Hub>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -58,11 +61,21 @@ impl Cluster {
                 source: Some(Box::new(e)),
             })?
             .build();
-        Ok(Self {
+        let mut cluster = Self::new(client);
+        cluster.context = context.map(str::to_owned);
+        Ok(cluster)
+    }
+
+    /// A cluster reached through an existing client (e.g. one shared with the rest of a
+    /// program, or built with its own layers).
+    pub fn new(client: Client) -> Self {
+        let hub = Hub::new(&client);
+        Self {
             client,
-            context: context.map(str::to_owned),
+            context: None,
             discovery: Arc::default(),
-        })
+            hub,
+        }
     }
 
     /// The kubeconfig context it was opened with, if one was named.
@@ -90,6 +103,7 @@ impl Cluster {
             default_namespace,
             counters,
             Arc::clone(&self.discovery),
+            Arc::clone(&self.hub),
         )
     }
 }

@@ -1,5 +1,6 @@
 //! Leader election with a Kubernetes Lease (`coordination.k8s.io/v1`), so that several
-//! replicas of a controller can run and exactly one of them acts.
+//! replicas of a controller can run and exactly one of them acts; and group membership
+//! on Leases ([`MemberLease`]), one Lease a replica, for sharding work among them.
 //!
 //! The holder renews the Lease well within its duration; the others watch it and take
 //! it over once it has not been renewed for a whole duration, as measured on their own
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 
 use crate::Error;
 
@@ -101,6 +102,18 @@ impl LeaseOptions {
     pub fn retry_period(&self) -> Duration {
         self.duration / 3
     }
+
+    /// A client from these options' kubeconfig and context (`KUBECONFIG`,
+    /// `~/.kube/config`) or the in-cluster service account.
+    async fn client(&self) -> Result<kube::Client, Error> {
+        let config =
+            crate::kubeconfig::load(self.kubeconfig.as_deref(), self.context.as_deref()).await?;
+        kube::Client::try_from(config).map_err(|e| Error::Config {
+            context: self.context.clone(),
+            reason: "cannot build a client".into(),
+            source: Some(e.into()),
+        })
+    }
 }
 
 /// Who holds the Lease after a call.
@@ -134,14 +147,7 @@ impl LeaseLock {
     /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or the in-cluster
     /// service account.
     pub async fn connect(options: LeaseOptions) -> Result<Self, Error> {
-        let config =
-            crate::kubeconfig::load(options.kubeconfig.as_deref(), options.context.as_deref())
-                .await?;
-        let client = kube::Client::try_from(config).map_err(|e| Error::Config {
-            context: options.context.clone(),
-            reason: "cannot build a client".into(),
-            source: Some(e.into()),
-        })?;
+        let client = options.client().await?;
         Ok(Self::with_client(client, options))
     }
 
@@ -306,4 +312,274 @@ impl LeaseLock {
 
 fn is_conflict(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 409)
+}
+
+fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
+/// The label that puts a member's Lease in its group; its value is the group's name.
+pub const GROUP_LABEL: &str = "driftless.dev/shard-group";
+
+/// One member of a group as its Lease shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Member {
+    /// The member's identity (the Lease's holder).
+    pub identity: String,
+    /// The Lease's name.
+    pub lease: String,
+    /// The Lease's `resourceVersion`: it changes with every renewal.
+    pub version: String,
+}
+
+/// What [`MemberLease::renew`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// The Lease did not exist (first join, or another member removed it as lapsed):
+    /// it was created.
+    Created,
+    /// The Lease was renewed.
+    Renewed,
+    /// The Lease was renewed, but someone else had written it since our last renewal:
+    /// another replica with the same identity, or a renewal of ours that timed out on our
+    /// side and went through on the server's.
+    Disturbed,
+}
+
+/// This replica's membership in a group of replicas: a Lease of its own, named after
+/// the group and the identity and labelled [`GROUP_LABEL`]`=<group>`. The member renews
+/// it; any member lists the group. Judging who is alive is the caller's: compare
+/// [`Member::version`]s over time on your own clock, as [`LeaseLock`] does.
+///
+/// [`LeaseOptions::name`] is the group's name (a DNS label of up to 63 characters, as
+/// it is a label value).
+pub struct MemberLease {
+    api: Api<Lease>,
+    options: LeaseOptions,
+    lease: String,
+    /// The `resourceVersion` of our last write.
+    written: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for MemberLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemberLease")
+            .field("options", &self.options)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemberLease {
+    /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or the in-cluster
+    /// service account.
+    pub async fn connect(options: LeaseOptions) -> Result<Self, Error> {
+        let client = options.client().await?;
+        Ok(Self::with_client(client, options))
+    }
+
+    /// A membership using an existing client.
+    pub fn with_client(client: kube::Client, options: LeaseOptions) -> Self {
+        Self {
+            api: Api::namespaced(client, &options.namespace),
+            lease: member_lease_name(&options.name, &options.identity),
+            options,
+            written: Mutex::new(None),
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &LeaseOptions {
+        &self.options
+    }
+
+    /// The name of this member's Lease.
+    pub fn lease_name(&self) -> &str {
+        &self.lease
+    }
+
+    /// Creates this member's Lease, or renews it (a new `renewTime`, so a new
+    /// `resourceVersion`).
+    pub async fn renew(&self) -> Result<Renewal, Error> {
+        let now = MicroTime(Timestamp::now());
+        let seconds = i32::try_from(self.options.duration.as_secs().max(1)).unwrap_or(i32::MAX);
+        let current = self
+            .api
+            .get_opt(&self.lease)
+            .await
+            .map_err(|e| self.api_error("get", &self.lease, e))?;
+        let Some(mut lease) = current else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.lease.clone()),
+                    namespace: Some(self.options.namespace.clone()),
+                    labels: Some([(GROUP_LABEL.to_owned(), self.options.name.clone())].into()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(self.options.identity.clone()),
+                    lease_duration_seconds: Some(seconds),
+                    acquire_time: Some(now.clone()),
+                    renew_time: Some(now),
+                    ..LeaseSpec::default()
+                }),
+            };
+            let created = self
+                .api
+                .create(&PostParams::default(), &lease)
+                .await
+                .map_err(|e| self.api_error("create", &self.lease, e))?;
+            self.wrote(created.metadata.resource_version);
+            return Ok(Renewal::Created);
+        };
+        let disturbed = {
+            let written = self
+                .written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            written.is_some() && *written != lease.metadata.resource_version
+        };
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        spec.holder_identity = Some(self.options.identity.clone());
+        spec.lease_duration_seconds = Some(seconds);
+        spec.renew_time = Some(now);
+        lease
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(GROUP_LABEL.to_owned(), self.options.name.clone());
+        // The resourceVersion read above guards the write: had another member removed
+        // the Lease meanwhile, this fails and the next call creates it anew.
+        let replaced = self
+            .api
+            .replace(&self.lease, &PostParams::default(), &lease)
+            .await
+            .map_err(|e| self.api_error("update", &self.lease, e))?;
+        self.wrote(replaced.metadata.resource_version);
+        Ok(if disturbed {
+            Renewal::Disturbed
+        } else {
+            Renewal::Renewed
+        })
+    }
+
+    fn wrote(&self, version: Option<String>) {
+        *self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = version;
+    }
+
+    /// The group's members (this one included once it has joined), sorted by Lease name.
+    /// The list is read from the server's storage, not a cache, so it is current.
+    pub async fn members(&self) -> Result<Vec<Member>, Error> {
+        let params = ListParams::default().labels(&format!("{GROUP_LABEL}={}", self.options.name));
+        let list = self
+            .api
+            .list(&params)
+            .await
+            .map_err(|e| self.api_error("list", "", e))?;
+        let mut members: Vec<Member> = list
+            .items
+            .into_iter()
+            .filter_map(|lease| {
+                let identity = lease
+                    .spec
+                    .as_ref()?
+                    .holder_identity
+                    .clone()
+                    .filter(|h| !h.is_empty())?;
+                Some(Member {
+                    identity,
+                    lease: lease.metadata.name?,
+                    version: lease.metadata.resource_version?,
+                })
+            })
+            .collect();
+        members.sort_by(|a, b| a.lease.cmp(&b.lease));
+        Ok(members)
+    }
+
+    /// Deletes the Lease `lease` of a member judged gone, unless its version is no longer
+    /// `version` (it renewed after all). `Ok(false)`: it changed or was already gone.
+    pub async fn remove(&self, lease: &str, version: &str) -> Result<bool, Error> {
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: Some(version.to_owned()),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match self.api.delete(lease, &params).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) || is_not_found(&e) => Ok(false),
+            Err(e) => Err(self.api_error("delete", lease, e)),
+        }
+    }
+
+    /// Leaves the group: deletes this member's Lease, so the others go on without it
+    /// at once.
+    pub async fn leave(&self) -> Result<(), Error> {
+        match self.api.delete(&self.lease, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(self.api_error("delete", &self.lease, e)),
+        }
+    }
+
+    fn api_error(&self, verb: &str, name: &str, source: kube::Error) -> Error {
+        Error::Api {
+            verb: verb.to_owned(),
+            resource: if name.is_empty() {
+                "leases.coordination.k8s.io".to_owned()
+            } else {
+                format!("leases.coordination.k8s.io/{name}")
+            },
+            namespace: Some(self.options.namespace.clone()),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// `<group>-<identity as a DNS label, cut to 40 characters>-<8 hex of its hash>`: a
+/// valid Lease name for any identity, and two identities never share one.
+pub fn member_lease_name(group: &str, identity: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let slug: String = identity
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(40)
+        .collect();
+    let slug = slug.trim_matches('-');
+    let hash = Sha256::digest(identity.as_bytes());
+    let short = format!(
+        "{:08x}",
+        u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]])
+    );
+    if slug.is_empty() {
+        format!("{group}-{short}")
+    } else {
+        format!("{group}-{slug}-{short}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_lease_names_are_valid_and_distinct() {
+        let a = member_lease_name("agents", "Pod_A.example:1");
+        assert!(a.starts_with("agents-pod-a-example-1-"), "{a}");
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
+        assert_ne!(a, member_lease_name("agents", "pod-a-example-1"));
+        let long = member_lease_name("agents", &"x".repeat(300));
+        assert!(long.len() < 63, "{long}");
+        assert!(member_lease_name("agents", "...").starts_with("agents-"));
+    }
 }

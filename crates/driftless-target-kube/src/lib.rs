@@ -44,6 +44,7 @@
 mod applyset;
 mod call;
 mod cluster;
+mod data;
 mod defaults;
 mod discovery;
 mod error;
@@ -55,9 +56,11 @@ pub mod lease;
 mod options;
 mod ssa;
 mod target;
+mod watch;
 
 pub use call::RequestCounts;
 pub use cluster::Cluster;
+pub use data::{Data, DataKind};
 pub use error::{Error, FieldConflict};
 pub use options::KubeOptions;
 pub use ssa::SSA_ANNOTATION;

@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_core::{
-    Action, ApplyOptions, ApplyReport, Change, Health, HealthReport, LiveObject, LiveState, Object,
-    ObjectId, ObjectSet, Plan, Target, TargetError, TargetEvent, async_trait,
+    Action, ApplyOptions, ApplyReport, Change, DriftSink, DriftWatch, Health, HealthReport,
+    LiveObject, LiveState, Object, ObjectId, ObjectSet, Plan, Target, TargetError, TargetEvent,
+    async_trait,
 };
 use futures::{StreamExt as _, TryStreamExt as _, stream};
+use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::{Client, Config};
 use serde_json::{Map, Value};
 
 use crate::applyset::{self, GroupKind, Inventory, PART_OF_LABEL};
@@ -56,6 +57,8 @@ pub struct KubeTarget {
     /// `managedFields` of live objects whose kubectl-made fields are to become ours
     /// before the next apply: id -> (resourceVersion, managedFields).
     takeovers: Mutex<HashMap<ObjectId, (String, Value)>>,
+    /// This ApplySet in the cluster's drift watches.
+    watch: Arc<crate::watch::Owner>,
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -71,61 +74,34 @@ impl std::fmt::Debug for KubeTarget {
 impl KubeTarget {
     /// Connects with the kubeconfig (`options.kubeconfig`, else `KUBECONFIG`, else
     /// `~/.kube/config`) and the chosen context, falling back to the in-cluster service
-    /// account when there is no kubeconfig and no context was asked for.
+    /// account when there is no kubeconfig and no context was asked for. A target made
+    /// this way has a connection of its own; targets that share one are made with
+    /// [`Cluster::target`](crate::Cluster::target).
     pub async fn from_kubeconfig(options: KubeOptions) -> Result<Self, Error> {
-        let config =
-            crate::kubeconfig::load(options.kubeconfig.as_deref(), options.context.as_deref())
-                .await?;
-        Self::from_config(config, options)
+        let cluster = crate::Cluster::from_kubeconfig(
+            options.kubeconfig.as_deref(),
+            options.context.as_deref(),
+        )
+        .await?;
+        Ok(cluster.target(options))
     }
 
     /// A target over an existing client (e.g. one shared with the rest of a program,
     /// or built with its own layers). `options.kubeconfig` and `options.context` are
     /// not used; the namespace defaults to the client's.
     pub fn new(client: kube::Client, options: KubeOptions) -> Self {
-        let default_namespace = options
-            .namespace
-            .clone()
-            .unwrap_or_else(|| client.default_namespace().to_owned());
-        let counters = Arc::new(Counters::default());
-        // Count our requests as `from_kubeconfig` does, in front of the given client.
-        let client = crate::cluster::counted(client, &counters, &default_namespace);
-        Self::assemble(client, options, default_namespace, counters, Arc::default())
-    }
-
-    fn from_config(mut config: Config, options: KubeOptions) -> Result<Self, Error> {
-        // We retry ourselves, per operation, so that retries are bounded and counted.
-        config.default_retry = false;
-        let default_namespace = options
-            .namespace
-            .clone()
-            .unwrap_or_else(|| config.default_namespace.clone());
-        let counters = Arc::new(Counters::default());
-        let client = kube::client::ClientBuilder::try_from(config)
-            .map_err(|e| Error::Config {
-                context: options.context.clone(),
-                reason: "cannot build an HTTP client from it".into(),
-                source: Some(Box::new(e)),
-            })?
-            .with_layer(&call::counting_layer(counters.clone()))
-            .build();
-        Ok(Self::assemble(
-            client,
-            options,
-            default_namespace,
-            counters,
-            Arc::default(),
-        ))
+        crate::Cluster::new(client).target(options)
     }
 
     /// A target over `client` (which counts into `counters`), resolving kinds through
-    /// `discovery`.
+    /// `discovery` and watching through `hub`.
     pub(crate) fn assemble(
         client: kube::Client,
         options: KubeOptions,
         default_namespace: String,
         counters: Arc<Counters>,
         discovery: Arc<Discovery>,
+        hub: Arc<crate::watch::Hub>,
     ) -> Self {
         // Fixed by configuration, never by the context: a context switch must not
         // re-parent the set.
@@ -136,6 +112,7 @@ impl KubeTarget {
             .unwrap_or_else(|| "default".to_owned());
         let parent_name = format!("applyset-{}", options.applyset);
         let applyset_id = applyset::applyset_id(&parent_name, &parent_namespace, "Secret", "");
+        let watch = crate::watch::Owner::new(hub, &applyset_id, &options.field_manager);
         Self {
             client,
             options,
@@ -147,6 +124,7 @@ impl KubeTarget {
             counters,
             in_sync: Mutex::new(HashMap::new()),
             takeovers: Mutex::new(HashMap::new()),
+            watch,
         }
     }
 
@@ -212,6 +190,14 @@ impl KubeTarget {
             }
             .error(e)),
         }
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn applyset_parent_namespace(&self) -> &str {
+        &self.parent_namespace
     }
 
     /// The namespace given to namespaced objects that name none.
@@ -612,6 +598,13 @@ impl Target for KubeTarget {
         Ok(self.live_state(desired).await?)
     }
 
+    /// Watches the kinds of the inventory (one metadata-only watch per kind, shared by
+    /// every target of the cluster): a change by another field manager, or a deletion
+    /// we did not make, is reported at once.
+    fn watch(&self, sink: DriftSink) -> Result<Option<DriftWatch>, TargetError> {
+        Ok(Some(self.watch.watch(sink)))
+    }
+
     async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
         Ok(self.apply_plan(plan, options).await?)
     }
@@ -641,6 +634,9 @@ impl KubeTarget {
             .unwrap_or_default();
         let resolved = self.resolve_all(desired).await?;
         let scopes = self.scopes(desired, &resolved, &previous).await?;
+        // Watch what we hold and what we are about to apply.
+        self.watch
+            .follow(scopes.iter().map(|scope| scope.resource.api.clone()));
 
         // One list of members per scope.
         let listed: Vec<Vec<Value>> = stream::iter(scopes.clone())
@@ -825,7 +821,27 @@ impl KubeTarget {
         } else if !options.dry_run && written.as_ref() != Some(&after) {
             self.write_parent(&after).await?;
         }
+        if !options.dry_run {
+            self.follow_inventory(&after).await?;
+        }
         Ok(report)
+    }
+
+    /// Watches the kinds of `inventory` (new kinds, e.g. of a CRD just applied, are
+    /// added; pruned kinds dropped).
+    async fn follow_inventory(&self, inventory: &Inventory) -> Result<(), Error> {
+        let mut kinds = Vec::with_capacity(inventory.group_kinds.len());
+        for gk in &inventory.group_kinds {
+            if let Some(resource) = self
+                .discovery
+                .resolve_group_kind(&self.client, &gk.group, &gk.kind)
+                .await?
+            {
+                kinds.push(resource.api);
+            }
+        }
+        self.watch.follow(kinds);
+        Ok(())
     }
 
     /// What to list: every (kind, namespace) of desired objects, and every kind the
@@ -1246,9 +1262,13 @@ impl KubeTarget {
             id: Some(id),
         };
         let params = DeleteParams::background();
+        self.watch.deleting(id);
         match call::retrying("delete", || api.delete(id.name(), &params)).await {
             Ok(_) => {}
-            Err(e) if call::status_code(&e) == Some(404) => return Ok(()),
+            Err(e) if call::status_code(&e) == Some(404) => {
+                self.watch.not_deleted(id);
+                return Ok(());
+            }
             Err(e) => return Err(context.error(e)),
         }
         let deadline = Instant::now() + self.options.wait_timeout;
@@ -1279,9 +1299,14 @@ impl KubeTarget {
         let params = if dry_run {
             DeleteParams::background().dry_run()
         } else {
+            self.watch.deleting(&id);
             DeleteParams::background()
         };
-        match call::retrying("delete", || api.delete(live.name(), &params)).await {
+        let deleted = call::retrying("delete", || api.delete(live.name(), &params)).await;
+        if deleted.is_err() {
+            self.watch.not_deleted(&id);
+        }
+        match deleted {
             Ok(_) => Ok(id),
             Err(e) if call::status_code(&e) == Some(404) => Ok(id),
             Err(e) => Err(CallContext {

@@ -78,3 +78,23 @@ impl Drop for ChildGuard {
 pub mod git;
 pub mod kube;
 pub mod registry;
+
+/// Makes an age key pair with the real `age-keygen` into `path`; returns the
+/// recipient (the public key) the file's comment names.
+pub fn age_key(path: &std::path::Path) -> String {
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .expect("age-keygen (Debian package `age`) must be installed");
+    assert!(
+        out.status.success(),
+        "age-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(path).expect("read the key age-keygen wrote");
+    text.lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("age-keygen names the public key")
+        .to_owned()
+}

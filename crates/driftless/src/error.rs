@@ -136,6 +136,19 @@ pub enum Error {
     /// A variable for substitution is invalid.
     #[error(transparent)]
     Substitute(#[from] driftless_render::substitute::Error),
+    /// A ConfigMap or Secret that post-build reads from the cluster (variables,
+    /// decryption keys) is missing, cannot be read, or holds no usable data.
+    #[error("{what}: {message}")]
+    PostBuildInput {
+        /// The object and the setting that names it, e.g.
+        /// `ConfigMap web/vars (postBuild.substituteFrom)`.
+        what: String,
+        /// What is wrong (never a value).
+        message: String,
+        /// The cause, when the cluster could not be read.
+        #[source]
+        source: Option<driftless_core::BoxError>,
+    },
     /// A file of variables cannot be read as variables.
     #[error("{}: {message}", path.display())]
     Vars {

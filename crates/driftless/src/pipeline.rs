@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::postbuild::PostBuild;
 
 /// How a [`Pipeline`] reconciles.
 #[derive(Debug, Clone, Default)]
@@ -168,6 +169,9 @@ pub enum Stage {
     },
 }
 
+/// The digest of the post-build inputs a render was made with.
+type InputsDigest = [u8; 32];
+
 /// One source, one renderer, one target: the unit the agent reconciles and embedders
 /// drive from their own code.
 ///
@@ -178,9 +182,13 @@ pub struct Pipeline {
     renderer: Arc<dyn Renderer>,
     target: Arc<dyn Target>,
     options: PipelineOptions,
-    /// The last render, shared with the reconcile using it rather than copied: for an
-    /// app of 50,000 objects a copy is tens of megabytes.
-    last_render: Mutex<Option<Arc<Rendered>>>,
+    /// Keys and variables read at each reconcile; when set, the renderer is built from
+    /// them instead of being `renderer`.
+    post_build: Option<PostBuild>,
+    /// The last render, and the digest of the post-build inputs it was made with. The
+    /// render is shared with the reconcile using it rather than copied: for an app of
+    /// 50,000 objects a copy is tens of megabytes.
+    last_render: Mutex<Option<(Arc<Rendered>, Option<InputsDigest>)>>,
     /// The revision the reconcile in progress (or the last one) resolved, so that a
     /// failure after resolving can say which revision failed.
     resolved: std::sync::Mutex<Option<Revision>>,
@@ -218,6 +226,7 @@ impl Pipeline {
             renderer,
             target,
             options: PipelineOptions::default(),
+            post_build: None,
             last_render: Mutex::new(None),
             resolved: std::sync::Mutex::new(None),
             stage: watch::Sender::new(Stage::Idle),
@@ -233,6 +242,17 @@ impl Pipeline {
     #[must_use]
     pub fn with_options(mut self, options: PipelineOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Renders with what `post_build` reads at each reconcile (SOPS keys and variables
+    /// from files and the target's cluster) instead of the renderer given when the
+    /// pipeline was made. The last render is reused only while the revision and what
+    /// was read are both unchanged; a post-build input that cannot be read fails the
+    /// reconcile before anything is applied.
+    #[must_use]
+    pub fn with_post_build(mut self, post_build: PostBuild) -> Self {
+        self.post_build = Some(post_build);
         self
     }
 
@@ -286,20 +306,32 @@ impl Pipeline {
             None => self.resolve().await?,
         };
         self.set_resolved(Some(revision.clone()));
+        let inputs = match &self.post_build {
+            Some(post_build) => Some(post_build.read().await?),
+            None => None,
+        };
+        let digest = inputs.as_ref().map(|inputs| inputs.digest);
         let mut last = self.last_render.lock().await;
-        if let Some(rendered) = last.as_ref().filter(|r| r.revision == revision) {
-            tracing::debug!(%revision, "revision unchanged, reusing the last render");
+        if let Some((rendered, _)) = last
+            .as_ref()
+            .filter(|(r, inputs)| r.revision == revision && *inputs == digest)
+        {
+            tracing::debug!(%revision, "revision and inputs unchanged, reusing the last render");
             return Ok((Arc::clone(rendered), false));
         }
+        let this_render = match inputs {
+            Some(inputs) => crate::postbuild::renderer_with(&inputs.options),
+            None => Arc::clone(&self.renderer),
+        };
         let snapshot = self.fetch(Some(&revision)).await?;
-        let objects = self.render_snapshot(snapshot).await?;
+        let objects = self.render_snapshot(this_render, snapshot).await?;
         let objects = self
             .target
             .prepare(objects)
             .await
             .map_err(|source| self.target_error("preparing objects for", source))?;
         let rendered = Arc::new(Rendered { revision, objects });
-        *last = Some(Arc::clone(&rendered));
+        *last = Some((Arc::clone(&rendered), digest));
         Ok((rendered, true))
     }
 
@@ -435,6 +467,7 @@ impl Pipeline {
     async fn last_good_render(&self, revision: Option<&Revision>) -> Option<Arc<Rendered>> {
         let last = self.last_render.lock().await;
         last.as_ref()
+            .map(|(rendered, _)| rendered)
             .filter(|r| revision.is_none_or(|wanted| *wanted == r.revision))
             .map(Arc::clone)
     }
@@ -501,8 +534,11 @@ impl Pipeline {
         }
     }
 
-    async fn render_snapshot(&self, snapshot: Snapshot) -> Result<ObjectSet, Error> {
-        let renderer = Arc::clone(&self.renderer);
+    async fn render_snapshot(
+        &self,
+        renderer: Arc<dyn Renderer>,
+        snapshot: Snapshot,
+    ) -> Result<ObjectSet, Error> {
         let path = self.options.path.clone();
         tokio::task::spawn_blocking(move || renderer.render(&snapshot, &path))
             .await

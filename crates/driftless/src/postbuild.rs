@@ -22,6 +22,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cluster;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,10 +31,13 @@ use base64::Engine;
 use driftless_core::{ObjectSet, RenderError, Renderer, Snapshot};
 use driftless_render::RenderMode;
 use driftless_render::substitute::Substitution;
-use driftless_sops::Decryptor;
+use driftless_sops::{Decryptor, Identities};
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::Error;
+
+pub use cluster::{Cluster, ObjectKind, ObjectRef};
 
 /// How to render: the mode, SOPS decryption and post-build substitution.
 #[derive(Debug, Clone, Default)]
@@ -86,6 +91,311 @@ pub fn renderer_with(options: &RenderOptions) -> Arc<dyn Renderer> {
     }
 }
 
+/// Where variables come from (Flux's `substituteFrom`); later sources override
+/// earlier ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VarsSource {
+    /// A file on this machine.
+    File(VarsFile),
+    /// The data of a ConfigMap or Secret of the app's cluster, read at each reconcile.
+    Object {
+        /// The object.
+        object: ObjectRef,
+        /// A missing object is skipped instead of failing the reconcile.
+        optional: bool,
+    },
+}
+
+/// Post-build substitution settings: where variables come from, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Vars {
+    /// Sources, in order (later ones win).
+    pub sources: Vec<VarsSource>,
+    /// Variables given inline; they win over every source (Flux's `substitute`).
+    pub inline: Vec<(String, String)>,
+    /// Refuse undefined variables without a default.
+    pub strict: bool,
+}
+
+/// How an app renders when its keys and variables are read at every reconcile, as
+/// Flux's kustomize-controller reads `decryption` and `postBuild`: files on this
+/// machine and ConfigMaps and Secrets of the app's cluster. A changed ConfigMap takes
+/// effect at the next reconcile, even when the revision did not change.
+///
+/// ```
+/// use driftless::postbuild::{PostBuild, Vars};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), driftless::Error> {
+/// let mut vars = Vars::default();
+/// vars.inline.push(("app".into(), "web".into()));
+/// let post_build = PostBuild::default().vars(Some(vars));
+/// let inputs = post_build.read().await?;
+/// assert_eq!(inputs.options.substitution.unwrap().vars()["app"], "web");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PostBuild {
+    /// `auto`, `plain` or `kustomize`.
+    pub mode: RenderMode,
+    /// SOPS decryption with these identities (and those of
+    /// [`key_secret`](Self::key_secret)); `None`: files are read as they are.
+    pub identities: Option<Identities>,
+    /// A Secret of the cluster whose keys ending in `.agekey` hold age identities
+    /// (Flux's `decryption.secretRef`).
+    pub key_secret: Option<ObjectRef>,
+    /// Substitution; `None`: none.
+    pub vars: Option<Vars>,
+    /// Where ConfigMaps and Secrets are read: the app's cluster.
+    pub cluster: Option<Cluster>,
+    /// The decryptor of the last read and the digest of its keys: kept while the keys
+    /// do not change, so that the data keys it unwrapped are not unwrapped again.
+    last_decryptor: Arc<std::sync::Mutex<Option<KeyedDecryptor>>>,
+}
+
+/// A decryptor and the digest of the keys it was made with.
+type KeyedDecryptor = ([u8; 32], Decryptor);
+
+/// What a [`PostBuild`] read for one reconcile.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inputs {
+    /// How to render with what was read.
+    pub options: RenderOptions,
+    /// A digest of everything read (variables and keys), so that a render is reused
+    /// only while neither the revision nor these inputs changed. Never shown.
+    pub digest: [u8; 32],
+}
+
+impl PostBuild {
+    /// Sets [`mode`](Self::mode).
+    #[must_use]
+    pub fn mode(mut self, mode: RenderMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets [`identities`](Self::identities).
+    #[must_use]
+    pub fn identities(mut self, identities: Option<Identities>) -> Self {
+        self.identities = identities;
+        self
+    }
+
+    /// Sets [`key_secret`](Self::key_secret).
+    #[must_use]
+    pub fn key_secret(mut self, secret: Option<ObjectRef>) -> Self {
+        self.key_secret = secret;
+        self
+    }
+
+    /// Sets [`vars`](Self::vars).
+    #[must_use]
+    pub fn vars(mut self, vars: Option<Vars>) -> Self {
+        self.vars = vars;
+        self
+    }
+
+    /// Sets [`cluster`](Self::cluster).
+    #[must_use]
+    pub fn cluster(mut self, cluster: Option<Cluster>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Whether any input is read from the cluster.
+    pub fn reads_cluster(&self) -> bool {
+        self.key_secret.is_some()
+            || self.vars.iter().any(|vars| {
+                vars.sources
+                    .iter()
+                    .any(|source| matches!(source, VarsSource::Object { .. }))
+            })
+    }
+
+    /// Reads the keys and variables now and returns how to render with them. A missing
+    /// source that is not optional, or a missing key Secret, is an error naming it.
+    pub async fn read(&self) -> Result<Inputs, Error> {
+        let mut digest = Sha256::new();
+        let decryptor = match &self.identities {
+            Some(identities) => {
+                let mut identities = identities.clone();
+                let mut keys = Sha256::new();
+                if let Some(secret) = &self.key_secret {
+                    self.read_keys(secret, &mut identities, &mut keys).await?;
+                }
+                let keys: [u8; 32] = keys.finalize().into();
+                digest.update(keys);
+                Some(self.decryptor(keys, identities))
+            }
+            None => None,
+        };
+        let substitution = match &self.vars {
+            Some(vars) => Some(self.read_vars(vars, decryptor.as_ref()).await?),
+            None => None,
+        };
+        if let Some(substitution) = &substitution {
+            digest.update([u8::from(substitution.is_strict())]);
+            for (name, value) in substitution.vars() {
+                hash_field(&mut digest, name.as_bytes());
+                hash_field(&mut digest, value.as_bytes());
+            }
+        }
+        Ok(Inputs {
+            options: RenderOptions::default()
+                .mode(self.mode)
+                .decryptor(decryptor)
+                .substitution(substitution),
+            digest: digest.finalize().into(),
+        })
+    }
+
+    /// The last decryptor when its keys are these, else a new one.
+    fn decryptor(&self, keys: [u8; 32], identities: Identities) -> Decryptor {
+        let mut last = self
+            .last_decryptor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.as_ref() {
+            Some((digest, decryptor)) if *digest == keys => decryptor.clone(),
+            _ => {
+                let decryptor = Decryptor::new(identities);
+                *last = Some((keys, decryptor.clone()));
+                decryptor
+            }
+        }
+    }
+
+    /// Adds the age identities of the key Secret (its keys ending in `.agekey`).
+    async fn read_keys(
+        &self,
+        secret: &ObjectRef,
+        identities: &mut Identities,
+        digest: &mut Sha256,
+    ) -> Result<(), Error> {
+        const ROLE: &str = "decryption.secretRef";
+        let (data, namespace) = self.read_object(secret, ROLE).await?;
+        let what = || cluster::describe(secret, &namespace, ROLE);
+        let Some(data) = data else {
+            return Err(Error::PostBuildInput {
+                what: what(),
+                message: "not found: create it, or fix the name".to_owned(),
+                source: None,
+            });
+        };
+        let mut found = 0;
+        for (key, value) in data.iter().filter(|(key, _)| key.ends_with(".agekey")) {
+            let text = std::str::from_utf8(value).map_err(|_| Error::PostBuildInput {
+                what: what(),
+                message: format!("{key} is not UTF-8 text"),
+                source: None,
+            })?;
+            identities.add_text(text, &format!("{}, key {key}", what()))?;
+            hash_field(digest, key.as_bytes());
+            hash_field(digest, value);
+            found += 1;
+        }
+        if found == 0 {
+            return Err(Error::PostBuildInput {
+                what: what(),
+                message: "holds no age identity: put them in keys ending in .agekey".to_owned(),
+                source: None,
+            });
+        }
+        tracing::debug!(secret = %what(), keys = found, "read age identities");
+        Ok(())
+    }
+
+    /// The variables of every source in order, then the inline ones.
+    async fn read_vars(
+        &self,
+        vars: &Vars,
+        decryptor: Option<&Decryptor>,
+    ) -> Result<Substitution, Error> {
+        const ROLE: &str = "postBuild.substituteFrom";
+        let mut substitution = Substitution::new().strict(vars.strict);
+        for source in &vars.sources {
+            let found = match source {
+                VarsSource::File(file) => file_vars(file, decryptor)?,
+                VarsSource::Object { object, optional } => {
+                    let (data, namespace) = self.read_object(object, ROLE).await?;
+                    let what = cluster::describe(object, &namespace, ROLE);
+                    match data {
+                        Some(data) => object_vars(&what, data)?,
+                        None if *optional => {
+                            tracing::debug!(object = %what, "optional variables source missing");
+                            Vec::new()
+                        }
+                        None => {
+                            return Err(Error::PostBuildInput {
+                                what,
+                                message: "not found: create it, or mark the source optional"
+                                    .to_owned(),
+                                source: None,
+                            });
+                        }
+                    }
+                }
+            };
+            for (name, value) in found {
+                substitution.set(name, &value)?;
+            }
+        }
+        for (name, value) in &vars.inline {
+            substitution.set(name.clone(), value)?;
+        }
+        Ok(substitution)
+    }
+
+    /// The data of `object` (`None`: it does not exist) and the namespace it was read in.
+    async fn read_object(
+        &self,
+        object: &ObjectRef,
+        role: &str,
+    ) -> Result<(Option<cluster::Data>, String), Error> {
+        let Some(cluster) = &self.cluster else {
+            return Err(Error::PostBuildInput {
+                what: format!("{} {} ({role})", object.kind.name(), object.name),
+                message: "ConfigMaps and Secrets are read from the app's Kubernetes cluster, \
+                          and this app has no kube target"
+                    .to_owned(),
+                source: None,
+            });
+        };
+        let namespace = object
+            .namespace
+            .clone()
+            .unwrap_or_else(|| cluster.namespace().to_owned());
+        let data = cluster.read(object, role).await?;
+        Ok((data, namespace))
+    }
+}
+
+/// Hashes one field with its length, so that fields cannot run into each other.
+fn hash_field(digest: &mut Sha256, bytes: &[u8]) {
+    digest.update((bytes.len() as u64).to_le_bytes());
+    digest.update(bytes);
+}
+
+/// The variables of a ConfigMap's or Secret's data: every entry, as text.
+fn object_vars(what: &str, data: cluster::Data) -> Result<Vec<(String, String)>, Error> {
+    data.into_iter()
+        .map(|(key, value)| {
+            String::from_utf8(value)
+                .map(|text| (key.clone(), text))
+                .map_err(|_| Error::PostBuildInput {
+                    what: what.to_owned(),
+                    message: format!("{key} is not UTF-8 text"),
+                    source: None,
+                })
+        })
+        .collect()
+}
+
 /// A renderer followed by post-build substitution.
 struct Substituting {
     inner: Arc<dyn Renderer>,
@@ -122,21 +432,7 @@ pub fn substitution(
 ) -> Result<Substitution, Error> {
     let mut substitution = Substitution::new().strict(strict);
     for file in files {
-        let bytes = match std::fs::read(&file.path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.optional => {
-                tracing::debug!(file = %file.path.display(), "optional variables file missing");
-                continue;
-            }
-            result => result.map_err(|source| Error::Read {
-                path: file.path.clone(),
-                source,
-            })?,
-        };
-        let bytes = match decryptor {
-            Some(decryptor) => decryptor.decrypt(&file.path, bytes)?,
-            None => bytes,
-        };
-        for (name, value) in vars_in(&file.path, &bytes)? {
+        for (name, value) in file_vars(file, decryptor)? {
             substitution.set(name, &value)?;
         }
     }
@@ -144,6 +440,29 @@ pub fn substitution(
         substitution.set(name.clone(), value)?;
     }
     Ok(substitution)
+}
+
+/// The variables of one file, decrypted first when it is a SOPS file; none when it is
+/// optional and missing.
+fn file_vars(
+    file: &VarsFile,
+    decryptor: Option<&Decryptor>,
+) -> Result<Vec<(String, String)>, Error> {
+    let bytes = match std::fs::read(&file.path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.optional => {
+            tracing::debug!(file = %file.path.display(), "optional variables file missing");
+            return Ok(Vec::new());
+        }
+        result => result.map_err(|source| Error::Read {
+            path: file.path.clone(),
+            source,
+        })?,
+    };
+    let bytes = match decryptor {
+        Some(decryptor) => decryptor.decrypt(&file.path, bytes)?,
+        None => bytes,
+    };
+    vars_in(&file.path, &bytes)
 }
 
 /// The variables a file holds: a ConfigMap's or Secret's data, or dotenv lines.

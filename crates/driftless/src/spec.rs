@@ -689,16 +689,20 @@ pub async fn open_target(
     spec: &TargetSpec,
     options: &TargetOptions,
 ) -> Result<Arc<dyn Target>, Error> {
-    open_target_in(spec, options, &crate::Clusters::new()).await
+    Ok(open_target_in(spec, options, &crate::Clusters::new())
+        .await?
+        .0)
 }
 
-/// Opens the target a spec names; a Kubernetes target shares its connection with the
-/// other targets opened through `clusters` on the same kubeconfig and context.
+/// Opens the target a spec names and, for a `kube` target, the cluster behind it,
+/// where post-build reads its ConfigMaps and Secrets through the target's own client.
+/// A Kubernetes target shares its connection with the other targets opened through
+/// `clusters` on the same kubeconfig and context.
 pub async fn open_target_in(
     spec: &TargetSpec,
     options: &TargetOptions,
     clusters: &crate::Clusters,
-) -> Result<Arc<dyn Target>, Error> {
+) -> Result<(Arc<dyn Target>, Option<crate::postbuild::Cluster>), Error> {
     let open_error = |source: driftless_core::BoxError| Error::OpenTarget {
         spec: spec.to_string(),
         source,
@@ -713,7 +717,7 @@ pub async fn open_target_in(
             }
             let target = driftless_target_dir::DirTarget::with_options(path, dir_options(options))
                 .map_err(|e| open_error(Box::new(e)))?;
-            Ok(Arc::new(target))
+            Ok((Arc::new(target), None))
         }
         TargetSpec::Kube(context) => {
             let context = match (context, &options.context) {
@@ -750,7 +754,7 @@ async fn kube_target(
     context: Option<&str>,
     options: &TargetOptions,
     clusters: &crate::Clusters,
-) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
+) -> Result<(Arc<dyn Target>, Option<crate::postbuild::Cluster>), driftless_core::BoxError> {
     use driftless_target_kube::KubeOptions;
 
     let mut kube_options = KubeOptions::default();
@@ -770,7 +774,9 @@ async fn kube_target(
     let cluster = clusters
         .cluster(options.kubeconfig.as_deref(), context)
         .await?;
-    Ok(Arc::new(cluster.target(kube_options)))
+    let target = Arc::new(cluster.target(kube_options));
+    let inputs = crate::postbuild::Cluster::new(Arc::clone(&target));
+    Ok((target, Some(inputs)))
 }
 
 #[cfg(not(feature = "kube"))]
@@ -779,7 +785,7 @@ async fn kube_target(
     context: Option<&str>,
     _options: &TargetOptions,
     _clusters: &crate::Clusters,
-) -> Result<Arc<dyn Target>, driftless_core::BoxError> {
+) -> Result<(Arc<dyn Target>, Option<crate::postbuild::Cluster>), driftless_core::BoxError> {
     let spec = TargetSpec::Kube(context.map(str::to_owned));
     Err(Box::new(Error::FeatureDisabled {
         what: format!("the target {spec}"),

@@ -10,6 +10,7 @@ mod leader;
 mod logs;
 mod reload;
 mod secrets;
+mod shard;
 mod support;
 mod sync;
 mod webhooks;

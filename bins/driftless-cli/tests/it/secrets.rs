@@ -16,22 +16,8 @@ const SECOND: &str = "second-PLAINTEXT-9b2e";
 /// An age key made by `age-keygen`: (key file, recipient).
 fn age_key(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
     let file = dir.join(name);
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "age-keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&file).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap();
-    (file, recipient.to_owned())
+    let recipient = driftless_testkit::age_key(&file);
+    (file, recipient)
 }
 
 /// The Secret encrypted by the real `sops` (the plaintext file is removed at once).

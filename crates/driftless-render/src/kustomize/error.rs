@@ -135,6 +135,22 @@ pub enum Error {
         #[source]
         source: Box<driftless_core::Error>,
     },
+    /// Two versions of one object (same group, kind, namespace and name): a build
+    /// holds both, as Kustomize's does, but an object set (what is applied and
+    /// diffed) holds one version of each object.
+    #[error(
+        "{dir}: {object} is built in two versions ({first} and {second}); they are one Kubernetes object, so an object set to apply can hold only one of them"
+    )]
+    TwoVersions {
+        /// The kustomization directory, relative to the snapshot root.
+        dir: PathBuf,
+        /// The object, without version.
+        object: String,
+        /// The apiVersion met first.
+        first: String,
+        /// The other apiVersion.
+        second: String,
+    },
     /// An object that is not a valid Kubernetes object.
     #[error("{file}: invalid object")]
     InvalidObject {
@@ -166,7 +182,7 @@ impl Error {
             | Self::File { path, .. } => {
                 rel(path);
             }
-            Self::Output { .. } => {}
+            Self::Output { .. } | Self::TwoVersions { .. } => {}
             Self::InvalidKustomization { file, .. }
             | Self::RemoteRefused { file, .. }
             | Self::Unsupported { file, .. }

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{Error, Result};
 use super::kustomization::{GeneratorArgs, GeneratorOptions};
+use super::origin;
 use super::resource::{Behavior, ResMap, Resource, id_key};
 use super::resources::Loader;
 
@@ -21,6 +22,14 @@ pub(crate) enum GenKind {
 }
 
 impl GenKind {
+    /// The built-in generator's kind, as origin annotations name it.
+    pub(crate) fn generator(self) -> &'static str {
+        match self {
+            Self::ConfigMap => "ConfigMapGenerator",
+            Self::Secret => "SecretGenerator",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::ConfigMap => "ConfigMap",
@@ -321,7 +330,12 @@ pub(crate) fn absorb(kfile: &Path, map: &mut ResMap, generated: Vec<Resource>) -
                         ));
                     }
                     Behavior::Merge => {
+                        // The merged object keeps the origin of the one it merges into.
+                        let kept = origin::get(old);
                         copy_metadata(&mut res, old);
+                        if let Some(kept) = kept {
+                            origin::set(&mut res, &kept);
+                        }
                         for field in ["data", "binaryData"] {
                             let mut merged = old
                                 .value

@@ -283,8 +283,10 @@ impl Kustomization {
             }
         };
         drop_nulls(&mut value);
-        let mut k: Kustomization =
-            serde_json::from_value(value).map_err(|e| Error::InvalidKustomization {
+        // Field names in any letter case, unknown fields refused: Kustomize's strict
+        // `encoding/json` read.
+        let mut k: Kustomization = super::fold::from_value(value, super::fold::Mode::Strict)
+            .map_err(|e| Error::InvalidKustomization {
                 file: file.to_path_buf(),
                 message: e.to_string(),
             })?;

@@ -8,11 +8,20 @@
 //! `replicas`, `patches` (strategic merge and JSON 6902, with target selectors), legacy
 //! `patchesStrategicMerge`/`patchesJson6902`, `configMapGenerator` and
 //! `secretGenerator` with Kustomize's hash suffix, `replacements`, `vars`,
-//! `configurations`, built-in transformer and generator configs in `transformers` and
-//! `generators`, `sortOptions` and `buildMetadata: [managedByLabel]`. Remote
-//! resources, Helm charts and plugins are refused with an error naming the
-//! kustomization file, and so is anything else not supported: never a silently
-//! different object.
+//! `configurations`, `crds` (OpenAPI definitions adding field specs), built-in
+//! transformer and generator configs in `transformers` and `generators` (the
+//! `NamespaceTransformer` with `unsetOnly` and `setRoleBindingSubjects`), `sortOptions`
+//! and `buildMetadata: [managedByLabel, originAnnotations]`. Remote resources, Helm
+//! charts, plugins and `buildMetadata: [transformerAnnotations]` are refused with an
+//! error naming the kustomization file, and so is anything else not supported: never
+//! a silently different object.
+//!
+//! Field names are matched as Kustomize's Go decoder matches them: in any letter case
+//! (`Resources:` is `resources:`); unknown fields are errors in a kustomization and
+//! ignored in built-in transformer and generator configs, as in Kustomize. Objects
+//! keep their version in their identity during a build, so two versions of one custom
+//! resource both render ([`KustomizeRenderer::build`]); an [`ObjectSet`], which holds
+//! one version of each object, refuses them ([`Error::TwoVersions`]).
 //!
 //! Load rules are Kustomize's: a kustomization reads files only below its own folder,
 //! and uses kustomization folders anywhere in the tree it is built in
@@ -32,14 +41,17 @@
 //! # Ok::<(), driftless_render::kustomize::Error>(())
 //! ```
 
+mod crds;
 mod error;
 mod fieldspec;
+mod fold;
 mod generators;
 mod images;
 mod kustomization;
 mod labels;
 mod names;
 mod namespace;
+mod origin;
 mod patch_json6902;
 mod patch_sm;
 mod replacements;
@@ -187,6 +199,8 @@ impl KustomizeRenderer {
                 max_file_bytes: self.options.max_file_bytes,
             },
             stack: Vec::new(),
+            origins: false,
+            origin_dir: String::new(),
         };
         build.top(&dir).map_err(|e| e.relative_to(&canonical_root))
     }
@@ -201,11 +215,22 @@ impl KustomizeRenderer {
         let values = self.build_within(tree, root, path)?;
         let mut set = ObjectSet::new();
         for value in values {
-            let built = Object::new(value).and_then(|object| set.insert(object));
-            built.map_err(|source| Error::Output {
+            let output_error = |source| Error::Output {
                 dir: path.to_path_buf(),
                 source: Box::new(source),
-            })?;
+            };
+            let object = Object::new(value).map_err(output_error)?;
+            if let Some(earlier) = set.get(&object.id())
+                && earlier.api_version() != object.api_version()
+            {
+                return Err(Error::TwoVersions {
+                    dir: path.to_path_buf(),
+                    object: object.id().to_string(),
+                    first: earlier.api_version().to_owned(),
+                    second: object.api_version().to_owned(),
+                });
+            }
+            set.insert(object).map_err(output_error)?;
         }
         Ok(set)
     }
@@ -260,6 +285,12 @@ struct Build {
     loader: Loader,
     /// Directories being built, outermost first.
     stack: Vec<PathBuf>,
+    /// Whether objects are annotated with their origin while building (any
+    /// `buildMetadata` of the kustomization built asks for it, as in Kustomize).
+    origins: bool,
+    /// The directory being built, relative to the one the build started in, as origin
+    /// annotations name it (`../base`; empty at the top).
+    origin_dir: String,
 }
 
 /// Wraps a transformer's message with the kustomization file.
@@ -271,6 +302,8 @@ impl Build {
     fn top(&mut self, dir: &Path) -> Result<Vec<Value>> {
         // A Component built on its own builds like a Kustomization, as in Kustomize.
         let (kfile, k) = self.load(dir)?;
+        check_build_metadata(&kfile, &k.build_metadata)?;
+        self.origins = !k.build_metadata.is_empty();
         let mut acc = self.target(dir, &kfile, &k, Acc::default())?;
         generators::add_hash_suffixes(&mut acc.map);
         let config = acc.config();
@@ -291,34 +324,21 @@ impl Build {
                 .and_then(Value::as_str)
                 != Some("true")
         });
+        let keep_origin = k.build_metadata.iter().any(|o| o == "originAnnotations");
         for r in &mut acc.map.resources {
+            origin::remove(r, keep_origin);
             drop_empty_annotations(&mut r.value);
         }
-        for option in &k.build_metadata {
-            match option.as_str() {
-                "managedByLabel" => {
-                    for r in &mut acc.map.resources {
-                        let mut labels = r.labels();
-                        labels.insert(
-                            "app.kubernetes.io/managed-by".into(),
-                            Value::String("kustomize-v5.5.0".into()),
-                        );
-                        r.set_meta_map("labels", labels);
-                    }
-                }
-                "originAnnotations" | "transformerAnnotations" => {
-                    return Err(Error::Unsupported {
-                        file: kfile.clone(),
-                        feature: format!("buildMetadata: {option}"),
-                        hint: "remove it; driftless does not record origins".into(),
-                    });
-                }
-                other => {
-                    return Err(Error::InvalidKustomization {
-                        file: kfile.clone(),
-                        message: format!("buildMetadata: unknown option {other:?}"),
-                    });
-                }
+        if k.build_metadata.iter().any(|o| o == "managedByLabel") {
+            for r in &mut acc.map.resources {
+                let mut labels = r.labels();
+                // The version kubectl's embedded Kustomize reports (it is built without
+                // a release version), so the output is kubectl kustomize's.
+                labels.insert(
+                    "app.kubernetes.io/managed-by".into(),
+                    Value::String("kustomize-(devel)".into()),
+                );
+                r.set_meta_map("labels", labels);
             }
         }
         let mut resources = acc.map.resources;
@@ -382,6 +402,26 @@ impl Build {
         Ok(())
     }
 
+    /// Moves the origin directory into `entry` (a directory a kustomization uses);
+    /// returns the one to restore afterwards.
+    fn enter_origin(&mut self, entry: &str) -> String {
+        let inner = origin::join(&self.origin_dir, entry);
+        std::mem::replace(&mut self.origin_dir, inner)
+    }
+
+    /// Where origin annotations say a kustomization file's generators are configured.
+    fn configured_in(&self, kfile: &Path) -> String {
+        let name = kfile.file_name().unwrap_or_default().to_string_lossy();
+        origin::join(&self.origin_dir, &name)
+    }
+
+    /// Annotates a generated object with its origin, unless it has one.
+    fn mark_generated(&self, res: &mut Resource, configured_in: &str, by: &origin::ConfiguredBy) {
+        if self.origins && origin::get(res).is_none() {
+            origin::set(res, &origin::of_generator(configured_in, by));
+        }
+    }
+
     fn target(&mut self, dir: &Path, kfile: &Path, k: &Kustomization, mut acc: Acc) -> Result<Acc> {
         self.stack.push(dir.to_path_buf());
         let mut ids = acc.map.cur_id_set();
@@ -392,12 +432,17 @@ impl Build {
             let (file, text) = self.loader.read_text(kfile, dir, entry)?;
             let mut docs = parse_docs(&file, &text)?;
             let doc = docs.pop().unwrap_or(Value::Object(serde_json::Map::new()));
-            let raw: RawConfig =
-                serde_json::from_value(doc).map_err(|e| Error::InvalidKustomization {
+            let raw: RawConfig = fold::from_value(doc, fold::Mode::Strict).map_err(|e| {
+                Error::InvalidKustomization {
                     file: file.clone(),
                     message: e.to_string(),
-                })?;
+                }
+            })?;
             acc.merge_custom(&TransformerConfig::from_raw(&raw));
+        }
+        for entry in &k.crds {
+            let (file, text) = self.loader.read_text(kfile, dir, entry)?;
+            acc.merge_custom(&crds::load(&file, &text)?);
         }
         self.run_generators(&mut acc, kfile, dir, k)?;
         for entry in &k.components {
@@ -419,7 +464,10 @@ impl Build {
                     ),
                 ));
             }
-            acc = self.target(&path, &ckfile, &ck, acc)?;
+            let outer = self.enter_origin(entry);
+            let built = self.target(&path, &ckfile, &ck, acc);
+            self.origin_dir = outer;
+            acc = built?;
         }
         self.run_transformers(&mut acc, kfile, dir, k)?;
         let declared = k
@@ -451,7 +499,10 @@ impl Build {
                     format!("{entry:?} is a Component; list it under components, not resources"),
                 ));
             }
-            let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default())?;
+            let outer = self.enter_origin(entry);
+            let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default());
+            self.origin_dir = outer;
+            let sub_acc = sub_acc?;
             at(kfile, acc.map.append_all(ids, sub_acc.map.resources))?;
             if let Some(custom) = &sub_acc.custom {
                 acc.merge_custom(custom);
@@ -461,7 +512,13 @@ impl Build {
             }
         } else {
             let (file, text) = self.loader.read_text(kfile, dir, entry)?;
-            let resources = parse_resources(&file, &text)?;
+            let mut resources = parse_resources(&file, &text)?;
+            if self.origins {
+                let from = origin::of_file(&origin::join(&self.origin_dir, entry));
+                for r in &mut resources {
+                    origin::set(r, &from);
+                }
+            }
             at(kfile, acc.map.append_all(ids, resources))?;
         }
         Ok(())
@@ -475,30 +532,26 @@ impl Build {
         k: &Kustomization,
     ) -> Result<()> {
         let global = k.generator_options.as_ref();
+        let configured_in = self.configured_in(kfile);
         let mut generated = Vec::new();
-        for args in &k.config_map_generator {
-            generated.push(generators::generate(
-                &self.loader,
-                kfile,
-                dir,
-                GenKind::ConfigMap,
-                args,
-                global,
-            )?);
-        }
-        for args in &k.secret_generator {
-            generated.push(generators::generate(
-                &self.loader,
-                kfile,
-                dir,
-                GenKind::Secret,
-                args,
-                global,
-            )?);
+        let entries = k
+            .config_map_generator
+            .iter()
+            .map(|args| (GenKind::ConfigMap, args))
+            .chain(
+                k.secret_generator
+                    .iter()
+                    .map(|args| (GenKind::Secret, args)),
+            );
+        for (gen_kind, args) in entries {
+            let mut res = generators::generate(&self.loader, kfile, dir, gen_kind, args, global)?;
+            let by = origin::ConfiguredBy::builtin(gen_kind.generator());
+            self.mark_generated(&mut res, &configured_in, &by);
+            generated.push(res);
         }
         generators::absorb(kfile, &mut acc.map, generated)?;
         for entry in &k.generators {
-            for config in self.plugin_configs(kfile, dir, entry)? {
+            for (config, config_in) in self.plugin_configs(kfile, dir, entry)? {
                 let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
                 let gen_kind = match kind {
                     "ConfigMapGenerator" => GenKind::ConfigMap,
@@ -516,12 +569,17 @@ impl Build {
                         }
                     }
                 }
-                let args: kustomization::GeneratorArgs = serde_json::from_value(args_value)
-                    .map_err(|e| Error::InvalidKustomization {
-                        file: kfile.to_path_buf(),
-                        message: format!("generators: {kind}: {e}"),
+                let args: kustomization::GeneratorArgs =
+                    fold::from_value(args_value, fold::Mode::Lenient).map_err(|e| {
+                        Error::InvalidKustomization {
+                            file: kfile.to_path_buf(),
+                            message: format!("generators: {kind}: {e}"),
+                        }
                     })?;
-                let res = generators::generate(&self.loader, kfile, dir, gen_kind, &args, None)?;
+                let mut res =
+                    generators::generate(&self.loader, kfile, dir, gen_kind, &args, None)?;
+                let by = origin::ConfiguredBy::of_config(&config);
+                self.mark_generated(&mut res, &config_in, &by);
                 generators::absorb(kfile, &mut acc.map, vec![res])?;
             }
         }
@@ -529,21 +587,43 @@ impl Build {
     }
 
     /// The configs a `transformers`/`generators` entry holds: inline YAML, a file, or
-    /// a kustomization directory whose resources are configs.
-    fn plugin_configs(&mut self, kfile: &Path, dir: &Path, entry: &str) -> Result<Vec<Value>> {
+    /// a kustomization directory whose resources are configs; each with the file it is
+    /// configured in, as origin annotations name it.
+    fn plugin_configs(
+        &mut self,
+        kfile: &Path,
+        dir: &Path,
+        entry: &str,
+    ) -> Result<Vec<(Value, String)>> {
         if entry.contains('\n') || entry.trim_start().starts_with("apiVersion") {
+            let configured_in = self.configured_in(kfile);
             let docs = parse_objects(kfile, entry)?;
-            return Ok(docs);
+            return Ok(docs
+                .into_iter()
+                .map(|d| (d, configured_in.clone()))
+                .collect());
         }
         let path = self.loader.resolve(kfile, dir, entry)?;
         if path.is_dir() {
             self.enter_dir(kfile, &path)?;
             let (sub_kfile, sub) = self.load(&path)?;
-            let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default())?;
-            return Ok(sub_acc.map.resources.into_iter().map(|r| r.value).collect());
+            let outer = self.enter_origin(entry);
+            let sub_acc = self.target(&path, &sub_kfile, &sub, Acc::default());
+            self.origin_dir = outer;
+            // Each config is configured in the file it was read from.
+            let configs = sub_acc?.map.resources.into_iter().map(|r| {
+                let file = origin::get(&r).and_then(|o| origin::file_path(&o));
+                (r.value, file.unwrap_or_default())
+            });
+            return Ok(configs.collect());
         }
+        let configured_in = origin::join(&self.origin_dir, entry);
         let (file, text) = self.loader.read_text(kfile, dir, entry)?;
-        parse_objects(&file, &text)
+        let docs = parse_objects(&file, &text)?;
+        Ok(docs
+            .into_iter()
+            .map(|d| (d, configured_in.clone()))
+            .collect())
     }
 
     fn run_transformers(
@@ -568,7 +648,12 @@ impl Build {
         if !k.namespace.is_empty() {
             at(
                 kfile,
-                namespace::transform(&mut acc.map, &k.namespace, &config.namespace),
+                namespace::transform(
+                    &mut acc.map,
+                    &k.namespace,
+                    &config.namespace,
+                    namespace::Options::default(),
+                ),
             )?;
         }
         if !k.name_prefix.is_empty() {
@@ -624,11 +709,17 @@ impl Build {
             images::transform(&mut acc.map, &updates, &config.images),
         )?;
         if !k.replacements.is_empty() {
-            let list = replacements::load(&self.loader, kfile, dir, &k.replacements)?;
+            let list = replacements::load(
+                &self.loader,
+                kfile,
+                dir,
+                &k.replacements,
+                fold::Mode::Strict,
+            )?;
             at(kfile, replacements::transform(&mut acc.map, &list))?;
         }
         for entry in &k.transformers {
-            for plugin in self.plugin_configs(kfile, dir, entry)? {
+            for (plugin, _) in self.plugin_configs(kfile, dir, entry)? {
                 self.run_plugin(acc, kfile, dir, &plugin, &config)?;
             }
         }
@@ -646,84 +737,100 @@ impl Build {
     ) -> Result<()> {
         acc.id_index = None;
         let kind = plugin.get("kind").and_then(Value::as_str).unwrap_or("");
-        let str_at = |key: &str| {
-            plugin
-                .get(key)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let bad = |e: serde_json::Error| Error::InvalidKustomization {
+        let bad = |e: String| Error::InvalidKustomization {
             file: kfile.to_path_buf(),
             message: format!("transformers: {kind}: {e}"),
         };
-        match kind {
-            "NamespaceTransformer" => plugin_namespace(acc, kfile, plugin, config)?,
+        // Kustomize reads these configs leniently, field names in any case, except
+        // the prefix/suffix one, which it reads with exact names.
+        let mode = match kind {
             "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
-                let prefix = str_at("prefix");
-                let suffix = str_at("suffix");
-                let specs = plugin_specs(plugin, kfile, kind, &config.name_prefix)?;
-                if !prefix.is_empty() {
+                fold::Mode::ExactLenient
+            }
+            _ => fold::Mode::Lenient,
+        };
+        let c: PluginConfig =
+            fold::from_value(plugin.clone(), mode).map_err(|e| bad(e.to_string()))?;
+        let specs = |default: &[FieldSpec]| match &c.field_specs {
+            None => default.to_vec(),
+            Some(raw) => raw.iter().map(FieldSpec::from).collect(),
+        };
+        match kind {
+            "NamespaceTransformer" => {
+                let options = namespace::Options {
+                    unset_only: c.unset_only,
+                    subjects: namespace::Subjects::parse(&c.set_role_binding_subjects)
+                        .map_err(bad)?,
+                };
+                let ns = plugin
+                    .get("metadata")
+                    .and_then(|m| m.get("namespace"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !ns.is_empty() {
+                    let specs = specs(&config.namespace);
                     at(
                         kfile,
-                        names::add_affix(&mut acc.map, &prefix, names::End::Prefix, &specs),
-                    )?;
-                }
-                if !suffix.is_empty() {
-                    at(
-                        kfile,
-                        names::add_affix(&mut acc.map, &suffix, names::End::Suffix, &specs),
+                        namespace::transform(&mut acc.map, ns, &specs, options),
                     )?;
                 }
             }
-            "LabelTransformer" | "AnnotationsTransformer" => {
-                let (key, default) = if kind == "LabelTransformer" {
-                    ("labels", &config.common_labels)
-                } else {
-                    ("annotations", &config.common_annotations)
-                };
-                let pairs: StringMap = match plugin.get(key) {
-                    None | Some(Value::Null) => StringMap::new(),
-                    Some(v) => serde_json::from_value(v.clone()).map_err(bad)?,
-                };
-                let specs = plugin_specs(plugin, kfile, kind, default)?;
+            "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+                let specs = specs(&config.name_prefix);
+                if !c.prefix.is_empty() {
+                    at(
+                        kfile,
+                        names::add_affix(&mut acc.map, &c.prefix, names::End::Prefix, &specs),
+                    )?;
+                }
+                if !c.suffix.is_empty() {
+                    at(
+                        kfile,
+                        names::add_affix(&mut acc.map, &c.suffix, names::End::Suffix, &specs),
+                    )?;
+                }
+            }
+            "LabelTransformer" => {
+                let specs = specs(&config.common_labels);
+                let pairs = c.labels.unwrap_or_default();
+                at(kfile, labels::add_pairs(&mut acc.map, &pairs, &specs))?;
+            }
+            "AnnotationsTransformer" => {
+                let specs = specs(&config.common_annotations);
+                let pairs = c.annotations.unwrap_or_default();
                 at(kfile, labels::add_pairs(&mut acc.map, &pairs, &specs))?;
             }
             "PatchTransformer" => {
-                let mut fields = plugin.clone();
-                if let Value::Object(m) = &mut fields {
-                    m.shift_remove("apiVersion");
-                    m.shift_remove("kind");
-                    m.shift_remove("metadata");
-                }
-                let spec: PatchSpec = serde_json::from_value(fields).map_err(bad)?;
+                let spec = PatchSpec {
+                    path: c.path,
+                    patch: c.patch,
+                    target: c.target,
+                    options: c.options,
+                };
                 self.apply_patch(acc, kfile, dir, &spec)?;
             }
             "ImageTagTransformer" => {
-                let image: kustomization::ImageSpec =
-                    serde_json::from_value(plugin.get("imageTag").cloned().unwrap_or(Value::Null))
-                        .map_err(bad)?;
-                let specs = plugin_specs(plugin, kfile, kind, &config.images)?;
+                let specs = specs(&config.images);
+                let image = c.image_tag.unwrap_or_default();
                 let update = at(kfile, images::ImageUpdate::new(&image))?;
                 at(kfile, images::transform(&mut acc.map, &[update], &specs))?;
             }
             "ReplicaCountTransformer" => {
-                let replica: kustomization::ReplicaSpec =
-                    serde_json::from_value(plugin.get("replica").cloned().unwrap_or(Value::Null))
-                        .map_err(bad)?;
-                let specs = plugin_specs(plugin, kfile, kind, &config.replicas)?;
+                let specs = specs(&config.replicas);
+                let replica = c.replica.unwrap_or_default();
                 at(
                     kfile,
                     replicas::transform(&mut acc.map, std::slice::from_ref(&replica), &specs),
                 )?;
             }
             "ReplacementTransformer" => {
-                let list = plugin
-                    .get("replacements")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                let list = replacements::load(&self.loader, kfile, dir, &list)?;
+                let list = replacements::load(
+                    &self.loader,
+                    kfile,
+                    dir,
+                    &c.replacements,
+                    fold::Mode::Lenient,
+                )?;
                 at(kfile, replacements::transform(&mut acc.map, &list))?;
             }
             other => return Err(unsupported_plugin(kfile, "transformers", other)),
@@ -890,59 +997,6 @@ fn run_labels(
     Ok(())
 }
 
-/// The `fieldSpecs` of a transformer config, or the default ones.
-fn plugin_specs(
-    plugin: &Value,
-    kfile: &Path,
-    kind: &str,
-    default: &[FieldSpec],
-) -> Result<Vec<FieldSpec>> {
-    match plugin.get("fieldSpecs") {
-        None | Some(Value::Null) => Ok(default.to_vec()),
-        Some(v) => {
-            let raw: Vec<fieldspec::RawFieldSpec> =
-                serde_json::from_value(v.clone()).map_err(|e| Error::InvalidKustomization {
-                    file: kfile.to_path_buf(),
-                    message: format!("transformers: {kind}: fieldSpecs: {e}"),
-                })?;
-            Ok(raw.iter().map(FieldSpec::from).collect())
-        }
-    }
-}
-
-/// A `NamespaceTransformer` config from `transformers`.
-fn plugin_namespace(
-    acc: &mut Acc,
-    kfile: &Path,
-    plugin: &Value,
-    config: &TransformerConfig,
-) -> Result<()> {
-    let kind = "NamespaceTransformer";
-    let unset_only = plugin.get("unsetOnly").and_then(Value::as_bool) == Some(true);
-    let subjects = plugin
-        .get("setRoleBindingSubjects")
-        .and_then(Value::as_str)
-        .unwrap_or("defaultOnly");
-    if unset_only || subjects != "defaultOnly" {
-        return Err(Error::Unsupported {
-            file: kfile.to_path_buf(),
-            feature: "NamespaceTransformer unsetOnly / setRoleBindingSubjects".into(),
-            hint: "use the kustomization's namespace field".into(),
-        });
-    }
-    let ns = plugin
-        .get("metadata")
-        .and_then(|m| m.get("namespace"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !ns.is_empty() {
-        let specs = plugin_specs(plugin, kfile, kind, &config.namespace)?;
-        at(kfile, namespace::transform(&mut acc.map, ns, &specs))?;
-    }
-
-    Ok(())
-}
-
 /// Kustomize rewrites every object's annotations while building, and writes none when
 /// there are none: `annotations: null` and `annotations: {}` disappear.
 fn drop_empty_annotations(value: &mut Value) {
@@ -1036,6 +1090,64 @@ fn apply_json(
     Ok(())
 }
 
+/// The fields of the built-in transformer configs (each kind reads its own).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PluginConfig {
+    #[serde(default)]
+    field_specs: Option<Vec<fieldspec::RawFieldSpec>>,
+    #[serde(default)]
+    unset_only: bool,
+    #[serde(default)]
+    set_role_binding_subjects: String,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    suffix: String,
+    #[serde(default)]
+    labels: Option<StringMap>,
+    #[serde(default)]
+    annotations: Option<StringMap>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    patch: Option<String>,
+    #[serde(default)]
+    target: Option<Selector>,
+    #[serde(default)]
+    options: indexmap::IndexMap<String, bool>,
+    #[serde(default)]
+    image_tag: Option<kustomization::ImageSpec>,
+    #[serde(default)]
+    replica: Option<kustomization::ReplicaSpec>,
+    #[serde(default)]
+    replacements: Vec<Value>,
+}
+
+/// Checks `buildMetadata`: origins and `managedByLabel` are written; the list of
+/// transformations is not.
+fn check_build_metadata(kfile: &Path, options: &[String]) -> Result<()> {
+    for option in options {
+        match option.as_str() {
+            "managedByLabel" | "originAnnotations" => {}
+            "transformerAnnotations" => {
+                return Err(Error::Unsupported {
+                    file: kfile.to_path_buf(),
+                    feature: "buildMetadata: transformerAnnotations".into(),
+                    hint: "remove it; driftless does not record which transformers ran (originAnnotations is supported)".into(),
+                });
+            }
+            other => {
+                return Err(Error::InvalidKustomization {
+                    file: kfile.to_path_buf(),
+                    message: format!("buildMetadata: unknown option {other:?}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn unsupported_plugin(kfile: &Path, field: &str, kind: &str) -> Error {
     Error::Unsupported {
         file: kfile.to_path_buf(),
@@ -1061,9 +1173,6 @@ fn check_supported(kfile: &Path, k: &Kustomization) -> Result<()> {
             "helmCharts",
             "Helm chart inflation is not supported; render the chart into manifests in the repository",
         );
-    }
-    if !k.crds.is_empty() {
-        return refuse("crds", "use configurations to declare custom field specs");
     }
     if !k.validators.is_empty() {
         return refuse("validators", "validator plugins are not run");

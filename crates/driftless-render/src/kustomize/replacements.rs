@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::{Error, Result};
+use super::fold::{self, Mode};
 use super::kustomization::Selector;
 use super::resource::{ResId, ResMap, Resource};
 use super::resources::{Loader, parse_docs};
@@ -76,17 +77,20 @@ struct FieldOptions {
     create: bool,
 }
 
-/// Reads the `replacements` entries of a kustomization (loading `path` entries).
+/// Reads the `replacements` entries of a kustomization (loading `path` entries);
+/// `mode` is how the entries themselves are read (strictly in a kustomization,
+/// leniently in a `ReplacementTransformer` config).
 pub(crate) fn load(
     loader: &Loader,
     kfile: &Path,
     kdir: &Path,
     entries: &[Value],
+    mode: Mode,
 ) -> Result<Vec<Replacement>> {
     let mut out = Vec::new();
     for raw in entries {
         let entry: Entry =
-            serde_json::from_value(raw.clone()).map_err(|e| Error::InvalidKustomization {
+            fold::from_value(raw.clone(), mode).map_err(|e| Error::InvalidKustomization {
                 file: kfile.to_path_buf(),
                 message: format!("replacements: {e}"),
             })?;
@@ -106,7 +110,8 @@ pub(crate) fn load(
                         other => vec![other],
                     };
                     for item in items {
-                        let r: Replacement = serde_json::from_value(item)
+                        // Kustomize reads replacement files leniently.
+                        let r: Replacement = fold::from_value(item, Mode::Lenient)
                             .map_err(|e| Error::at(&file, format!("replacement: {e}")))?;
                         out.push(r);
                     }

@@ -38,7 +38,7 @@ fn kubectl() -> &'static str {
 }
 
 /// What `kubectl kustomize DIR` prints, parsed; or its error.
-fn oracle(dir: &Path) -> Result<Vec<Value>, String> {
+pub(crate) fn oracle(dir: &Path) -> Result<Vec<Value>, String> {
     let out = Command::new(kubectl())
         .arg("kustomize")
         .arg(dir)
@@ -54,11 +54,14 @@ fn oracle(dir: &Path) -> Result<Vec<Value>, String> {
     }
 }
 
-fn ours(root: &Path, rel: &str) -> Result<Vec<Value>, driftless_render::kustomize::Error> {
+pub(crate) fn ours(
+    root: &Path,
+    rel: &str,
+) -> Result<Vec<Value>, driftless_render::kustomize::Error> {
     KustomizeRenderer::new().build(root, Path::new(rel))
 }
 
-fn describe(values: &[Value]) -> String {
+pub(crate) fn describe(values: &[Value]) -> String {
     values
         .iter()
         .map(|v| serde_json::to_string(v).unwrap())
@@ -67,7 +70,7 @@ fn describe(values: &[Value]) -> String {
 }
 
 /// Renders `rel` below `root` and compares it with the oracle, strictly.
-fn assert_same(root: &Path, rel: &str) {
+pub(crate) fn assert_same(root: &Path, rel: &str) {
     let expected =
         oracle(&root.join(rel)).unwrap_or_else(|e| panic!("oracle failed on {rel}: {e}"));
     let actual = ours(root, rel).unwrap_or_else(|e| panic!("{rel}: {e}"));
@@ -80,7 +83,7 @@ fn assert_same(root: &Path, rel: &str) {
 }
 
 /// Both refuse `rel`; our error names `file`.
-fn assert_both_refuse(root: &Path, rel: &str, file: &str) {
+pub(crate) fn assert_both_refuse(root: &Path, rel: &str, file: &str) {
     let theirs = oracle(&root.join(rel));
     assert!(theirs.is_err(), "kubectl accepts {rel}");
     let err = ours(root, rel).expect_err(rel);
@@ -445,7 +448,7 @@ proptest! {
 }
 
 /// A temporary tree of `files`, built by us and by the oracle at `rel`.
-fn assert_same_tree(files: &[(&str, &str)], rel: &str) -> tempfile::TempDir {
+pub(crate) fn assert_same_tree(files: &[(&str, &str)], rel: &str) -> tempfile::TempDir {
     let dir = crate::tree(files);
     assert_same(dir.path(), rel);
     dir

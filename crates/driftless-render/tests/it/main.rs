@@ -7,6 +7,7 @@ mod auto;
 mod corpus;
 mod decode;
 mod errors;
+mod fidelity;
 mod kustomize;
 mod plain;
 mod properties;

@@ -4,9 +4,12 @@
 
 mod api;
 mod auth;
+#[cfg(feature = "kube")]
+mod drift;
 mod health;
 mod history;
 mod parity;
+mod postbuild;
 mod source_down;
 mod support;
 mod suspend;
