@@ -138,6 +138,27 @@ fn deploy_applies_and_the_agent_reconciles_with_its_service_account() {
         "jsonpath={.metadata.annotations.applyset\\.kubernetes\\.io/tooling}",
     ]);
     assert!(parent.starts_with("driftless/"), "{parent}");
+    assert_the_drift_watches_are_allowed();
 
     remove_the_example_app();
+}
+
+/// The ServiceAccount may list and watch every kind of the example app across
+/// namespaces, as its drift watches do (else it falls back to the interval).
+fn assert_the_drift_watches_are_allowed() {
+    let account = "system:serviceaccount:driftless-system:driftless-agent";
+    for kind in ["namespaces", "configmaps", "services", "deployments.apps"] {
+        for verb in ["list", "watch"] {
+            let out = kubectl_output(
+                &["auth", "can-i", verb, kind, "--all-namespaces", "--as", account],
+                None,
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "yes",
+                "deploy/ does not let the agent {verb} {kind} across namespaces: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
