@@ -150,7 +150,15 @@ fn assert_the_drift_watches_are_allowed() {
     for kind in ["namespaces", "configmaps", "services", "deployments.apps"] {
         for verb in ["list", "watch"] {
             let out = kubectl_output(
-                &["auth", "can-i", verb, kind, "--all-namespaces", "--as", account],
+                &[
+                    "auth",
+                    "can-i",
+                    verb,
+                    kind,
+                    "--all-namespaces",
+                    "--as",
+                    account,
+                ],
                 None,
             );
             assert_eq!(
