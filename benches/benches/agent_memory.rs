@@ -87,8 +87,14 @@ fn run_agent(dir: &Path, n: usize, target: &str, namespace: &str) -> Figures {
     let config = format!(
         "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\nlisten: 127.0.0.1:{port}\n\
          stateDir: {state}\napps:\n  - name: big\n    source: {{url: {source}}}\n    \
-         target: {target}\n    targetNamespace: {namespace}\n    interval: 60m\n    \
+         target: {target}\n{namespace_line}    interval: 60m\n    \
          webhook: {{secretFile: {secret}}}\n",
+        // Only a kube target takes a namespace (the objects name theirs for a folder).
+        namespace_line = if target == "kube" {
+            format!("    targetNamespace: {namespace}\n")
+        } else {
+            String::new()
+        },
         state = dir.join("state").display(),
         source = source.display(),
         secret = dir.join("secret").display(),

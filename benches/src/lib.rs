@@ -216,9 +216,25 @@ impl AgentProcess {
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(log).unwrap());
         let child = command.spawn().unwrap();
-        let agent = Self { child, port };
-        wait_for_port(port);
+        let mut agent = Self { child, port };
+        agent.wait_for_port(log);
         agent
+    }
+
+    /// Waits until the agent listens; fails with its log when it exits or never does.
+    fn wait_for_port(&mut self, log: &Path) {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            let exited = self.child.try_wait().ok().flatten();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "the agent does not listen on {addr} ({}); its log:\n{}",
+                exited.map_or_else(|| "after 60 s".to_owned(), |s| s.to_string()),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The agent's process id.
@@ -248,18 +264,6 @@ impl Drop for AgentProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn wait_for_port(port: u16) {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the agent does not listen on {addr} after 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
