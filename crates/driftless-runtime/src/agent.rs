@@ -860,7 +860,9 @@ impl Agent {
     /// Runs the pipeline, records the sync, updates metrics and status. Every log line
     /// of the reconcile carries the app's name (a span with the `app` field).
     async fn run_pipeline(&self, app: &App, trigger: &str) -> Outcome {
-        let span = tracing::info_span!("reconcile", app = %app.name, trigger = %trigger);
+        // At ERROR level so that no filter disables it: a span a filter turns off takes its
+        // fields with it, and a `RUST_LOG=warn` failure line would not name its app.
+        let span = tracing::error_span!("reconcile", app = %app.name, trigger = %trigger);
         self.run_pipeline_in_span(app, trigger)
             .instrument(span)
             .await

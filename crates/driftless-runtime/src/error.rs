@@ -113,14 +113,42 @@ pub enum Error {
     },
 }
 
-/// An error and its causes on one line, for logs and API answers.
+/// An error and its causes on one line, for logs and API answers. A cause whose text
+/// the line already holds is left out: many errors (kube's among them) repeat their
+/// source in their own message.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         cause = inner.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    /// An error that repeats its source in its own text, as kube's errors do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("request failed: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot apply")]
+    struct Outer(#[source] Repeats);
+
+    #[test]
+    fn a_cause_already_in_the_line_is_not_repeated() {
+        let error = Outer(Repeats(std::io::Error::other("connection refused")));
+        assert_eq!(
+            error_chain(&error),
+            "cannot apply: request failed: connection refused"
+        );
+    }
 }

@@ -3,12 +3,15 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::process::Stdio;
 use std::time::Duration;
+
+use driftless_testkit::ChildGuard;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::support::{CM, Workspace, wait_for};
+use crate::support::{CM, Workspace, agent_command, wait_for};
 
 const LIVE_CM: &str = "live/web/web/core_ConfigMap/settings.yaml";
 
@@ -103,4 +106,28 @@ fn text_lines_name_the_app_and_carry_no_colour_codes_in_a_file() {
     for line in log.lines().filter(|l| l.contains(" reconciled")) {
         assert!(line.contains("app=web"), "{line}");
     }
+}
+
+#[test]
+fn a_failure_logged_with_only_warnings_enabled_names_the_app() {
+    let ws = Workspace::new();
+    ws.write("src/web/cm.yaml", "kind: [unclosed\n");
+    let config = ws.config(&ws.app("web", "    interval: 1s\n"));
+    let log = std::fs::File::create(ws.path("warn.log")).unwrap();
+    let _agent = ChildGuard(
+        agent_command(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let line = wait_for("the failure line", Duration::from_secs(10), || {
+        let log = ws.read("warn.log")?;
+        log.lines()
+            .find(|l| l.contains("reconcile failed"))
+            .map(str::to_owned)
+    });
+    assert!(line.contains("app=web"), "{line}");
+    assert!(line.contains("cm.yaml"), "the line names the file: {line}");
 }
