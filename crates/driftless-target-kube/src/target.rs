@@ -1,6 +1,6 @@
 //! [`KubeTarget`]: the [`Target`] trait over the Kubernetes API.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -292,17 +292,20 @@ impl KubeTarget {
 
     /// Lists the ApplySet members (or, with `selector` off, every object) of one kind in
     /// one namespace.
+    /// The objects of `resource` in `namespace` (all namespaces when `None`): our set's
+    /// members, or else those `wanted` names. Only the objects kept are turned into
+    /// values, so looking for a few names among many objects holds one page at a time.
     async fn list(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
-        members_only: bool,
+        listing: Listing<'_>,
     ) -> Result<Vec<Value>, Error> {
         let api = self.api(resource, namespace);
         // In pages, as kubectl lists: a response for 50,000 objects, parsed whole, would
         // hold them three times over (text, typed, JSON) at once.
         let mut params = ListParams::default().limit(LIST_PAGE);
-        if members_only {
+        if let Listing::Members = listing {
             params = params.labels(&format!("{PART_OF_LABEL}={}", self.applyset_id));
         }
         let mut values = Vec::new();
@@ -320,7 +323,9 @@ impl KubeTarget {
                 })?;
             let next = page.metadata.continue_.filter(|token| !token.is_empty());
             for object in page.items {
-                values.push(to_value(&object, &resource.api)?);
+                if listing.keeps(&object) {
+                    values.push(to_value(&object, &resource.api)?);
+                }
             }
             match next {
                 Some(token) => params = params.continue_token(&token),
@@ -402,6 +407,27 @@ impl KubeTarget {
             resolved.insert(key, resource);
         }
         Ok(resolved)
+    }
+}
+
+/// Which listed objects [`KubeTarget::list`] keeps.
+enum Listing<'a> {
+    /// The members of our ApplySet (selected by the server, by label).
+    Members,
+    /// Objects of these names, whoever holds them.
+    Named(&'a HashSet<&'a str>),
+}
+
+impl Listing<'_> {
+    fn keeps(&self, object: &DynamicObject) -> bool {
+        match self {
+            Self::Members => true,
+            Self::Named(names) => object
+                .metadata
+                .name
+                .as_deref()
+                .is_some_and(|name| names.contains(name)),
+        }
     }
 }
 
@@ -641,7 +667,8 @@ impl KubeTarget {
         // One list of members per scope.
         let listed: Vec<Vec<Value>> = stream::iter(scopes.clone())
             .map(|scope: Scope| async move {
-                self.list(&scope.resource, scope.namespace.as_deref(), true)
+                let namespace = scope.namespace.as_deref();
+                self.list(&scope.resource, namespace, Listing::Members)
                     .await
             })
             .buffered(self.options.concurrency)
@@ -679,7 +706,10 @@ impl KubeTarget {
             .map(|(scope, missing): (Scope, Vec<ObjectId>)| async move {
                 let namespace = scope.namespace.as_deref();
                 if missing.len() > GET_LIMIT {
-                    return self.list(&scope.resource, namespace, false).await;
+                    let names = missing.iter().map(ObjectId::name).collect();
+                    return self
+                        .list(&scope.resource, namespace, Listing::Named(&names))
+                        .await;
                 }
                 let mut values = Vec::new();
                 for id in missing {
