@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kube::{Client, Config};
+use tower::limit::ConcurrencyLimitLayer;
 
 use crate::call::{self, Counters};
 use crate::discovery::Discovery;
@@ -18,6 +19,12 @@ use crate::error::Error;
 use crate::options::KubeOptions;
 use crate::target::KubeTarget;
 use crate::watch::Hub;
+
+/// Requests a cluster's client sends at once (waiting for their answers; a watch holds
+/// no place once its answer has begun). Many apps reconciling together would otherwise
+/// open a connection each per object they look at, every one with its own TLS session
+/// and read buffer kept in the pool afterwards: hundreds of connections, tens of MB.
+const MAX_IN_FLIGHT: usize = 16;
 
 /// A cluster's client, discovery cache and drift watches, cheap to clone and shared by
 /// every target made with [`Cluster::target`].
@@ -60,6 +67,7 @@ impl Cluster {
                 reason: "cannot build an HTTP client from it".into(),
                 source: Some(Box::new(e)),
             })?
+            .with_layer(&ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
             .build();
         let mut cluster = Self::new(client);
         cluster.context = context.map(str::to_owned);
