@@ -327,7 +327,14 @@ impl KindWatch {
                 }
             }
         }
-        let entries = entries.into_iter().map(|(hash, _)| hash).collect();
+        // Objects of sets no target here holds (another agent's, kubectl's) are not
+        // kept: memory follows what we manage, not what the cluster holds. One of them
+        // is dispatched again only if it moves into a set of ours (then it is new).
+        if self.owners.get(&applyset_id).is_none() {
+            self.known.remove(&key);
+            return;
+        }
+        let entries = entries.iter().map(|(hash, _)| *hash).collect();
         self.known.insert(
             key,
             Seen {
@@ -490,6 +497,24 @@ mod tests {
         watch.applied(&meta(&json!([ours_again])), false);
         watch.deleted(&(Some("web".into()), "settings".into()));
         assert_eq!(drifts.try_recv().unwrap().kind, DriftKind::Deleted);
+    }
+
+    #[tokio::test]
+    async fn objects_of_sets_no_target_here_holds_are_not_kept() {
+        let hub = Hub::new(&dummy_client());
+        let mut watch = KindWatch {
+            kind: GroupKind::new("", "ConfigMap"),
+            owners: Arc::clone(&hub.owners),
+            known: HashMap::new(),
+        };
+        let theirs = json!({"manager": "kubectl", "operation": "Apply",
+            "fieldsV1": {"f:data": {}}, "time": "2026-01-01T00:00:00Z"});
+        watch.applied(&meta(&json!([theirs])), false);
+        assert!(watch.known.is_empty());
+        let owner = Owner::new(Arc::clone(&hub), "applyset-abc", "driftless");
+        lock(&hub.owners.0).insert("applyset-abc".into(), Arc::downgrade(&owner));
+        watch.applied(&meta(&json!([theirs])), false);
+        assert_eq!(watch.known.len(), 1);
     }
 
     fn dummy_client() -> kube::Client {
