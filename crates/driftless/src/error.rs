@@ -127,6 +127,10 @@ pub enum Error {
         /// "applying", "waiting for health".
         stage: &'static str,
     },
+    /// The last render, kept between reconciles as JSON text, could not be written or
+    /// read back (it was written by this process: a bug, or memory ran out).
+    #[error("cannot keep or restore the last render")]
+    KeptRender(#[source] serde_json::Error),
     /// A model error (invalid revision, object…).
     #[error(transparent)]
     Core(#[from] driftless_core::Error),

@@ -37,6 +37,7 @@
 
 mod clusters;
 mod error;
+mod kept;
 mod local;
 mod pipeline;
 pub mod postbuild;

@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::kept::KeptRender;
 use crate::postbuild::PostBuild;
 
 /// How a [`Pipeline`] reconciles.
@@ -170,13 +171,14 @@ pub enum Stage {
 }
 
 /// The digest of the post-build inputs a render was made with.
-type InputsDigest = [u8; 32];
+pub(crate) type InputsDigest = [u8; 32];
 
 /// One source, one renderer, one target: the unit the agent reconciles and embedders
 /// drive from their own code.
 ///
-/// The last render is kept, so a reconcile at an unchanged revision neither fetches
-/// nor renders again, but still compares with the target and corrects drift.
+/// The last render is kept (compactly, see [`KeptRender`]), so a reconcile at an
+/// unchanged revision neither fetches nor renders again, but still compares with the
+/// target and corrects drift.
 pub struct Pipeline {
     source: Arc<dyn Source>,
     renderer: Arc<dyn Renderer>,
@@ -185,10 +187,8 @@ pub struct Pipeline {
     /// Keys and variables read at each reconcile; when set, the renderer is built from
     /// them instead of being `renderer`.
     post_build: Option<PostBuild>,
-    /// The last render, and the digest of the post-build inputs it was made with. The
-    /// render is shared with the reconcile using it rather than copied: for an app of
-    /// 50,000 objects a copy is tens of megabytes.
-    last_render: Mutex<Option<(Arc<Rendered>, Option<InputsDigest>)>>,
+    /// The last render, with the digest of the post-build inputs it was made with.
+    last_render: Mutex<Option<KeptRender>>,
     /// The revision the reconcile in progress (or the last one) resolved, so that a
     /// failure after resolving can say which revision failed.
     resolved: std::sync::Mutex<Option<Revision>>,
@@ -312,12 +312,12 @@ impl Pipeline {
         };
         let digest = inputs.as_ref().map(|inputs| inputs.digest);
         let mut last = self.last_render.lock().await;
-        if let Some((rendered, _)) = last
+        if let Some(kept) = last
             .as_ref()
-            .filter(|(r, inputs)| r.revision == revision && *inputs == digest)
+            .filter(|kept| kept.is_of(&revision, digest.as_ref()))
         {
             tracing::debug!(%revision, "revision and inputs unchanged, reusing the last render");
-            return Ok((Arc::clone(rendered), false));
+            return Ok((Arc::new(kept.restore()?), false));
         }
         let this_render = match inputs {
             Some(inputs) => crate::postbuild::renderer_with(&inputs.options),
@@ -331,7 +331,7 @@ impl Pipeline {
             .await
             .map_err(|source| self.target_error("preparing objects for", source))?;
         let rendered = Arc::new(Rendered { revision, objects });
-        *last = Some((Arc::clone(&rendered), digest));
+        *last = Some(KeptRender::keep(&rendered, digest)?);
         Ok((rendered, true))
     }
 
@@ -466,10 +466,16 @@ impl Pipeline {
     /// for): what is enforced while the source is down.
     async fn last_good_render(&self, revision: Option<&Revision>) -> Option<Arc<Rendered>> {
         let last = self.last_render.lock().await;
-        last.as_ref()
-            .map(|(rendered, _)| rendered)
-            .filter(|r| revision.is_none_or(|wanted| *wanted == r.revision))
-            .map(Arc::clone)
+        let kept = last
+            .as_ref()
+            .filter(|kept| revision.is_none_or(|wanted| wanted == kept.revision()))?;
+        match kept.restore() {
+            Ok(rendered) => Some(Arc::new(rendered)),
+            Err(error) => {
+                tracing::error!(%error, "the last render cannot be restored");
+                None
+            }
+        }
     }
 
     /// Compares a render with what is live.
