@@ -1174,9 +1174,32 @@ impl KubeTarget {
             .try_collect()
             .await?;
         for (id, predicted) in predictions {
-            if let Some(live) = found.get_mut(&id) {
-                live.predicted = predicted;
+            let Some(live) = found.get_mut(&id) else {
+                continue;
+            };
+            if let Some(predicted) = &predicted {
+                self.catch_up(&mut live.object, predicted).await?;
             }
+            live.predicted = predicted;
+        }
+        Ok(())
+    }
+
+    /// When `live` changed between our read and the dry run (a controller writing its
+    /// status, say), reads it again: a prediction is only comparable with the object it
+    /// was made from, or a status update would pass for drift.
+    async fn catch_up(&self, live: &mut Object, predicted: &Object) -> Result<(), Error> {
+        let made_from = resource_version(predicted.as_value());
+        if made_from == resource_version(live.as_value()) {
+            return Ok(());
+        }
+        let resource = self
+            .discovery
+            .require(&self.client, live.api_version(), live.kind())
+            .await?;
+        let fresh = self.get(&resource, live.namespace(), live.name()).await?;
+        if let Some(fresh) = fresh.filter(|f| resource_version(f) == made_from) {
+            *live = self.live_object(fresh)?.1.object;
         }
         Ok(())
     }
