@@ -290,10 +290,8 @@ impl KubeTarget {
         Ok(())
     }
 
-    /// Lists the ApplySet members (or, with `selector` off, every object) of one kind in
-    /// one namespace.
     /// The objects of `resource` in `namespace` (all namespaces when `None`): our set's
-    /// members, or else those `wanted` names. Only the objects kept are turned into
+    /// members, or objects of the names given. Only the objects kept are turned into
     /// values, so looking for a few names among many objects holds one page at a time.
     async fn list(
         &self,
