@@ -176,9 +176,9 @@ pub(crate) type InputsDigest = [u8; 32];
 /// One source, one renderer, one target: the unit the agent reconciles and embedders
 /// drive from their own code.
 ///
-/// The last render is kept (compactly, see [`KeptRender`]), so a reconcile at an
-/// unchanged revision neither fetches nor renders again, but still compares with the
-/// target and corrects drift.
+/// The last render is kept (as compact JSON text, a tenth of the parsed objects' size),
+/// so a reconcile at an unchanged revision neither fetches nor renders again, but still
+/// compares with the target and corrects drift.
 pub struct Pipeline {
     source: Arc<dyn Source>,
     renderer: Arc<dyn Renderer>,
