@@ -77,8 +77,20 @@ async fn crd_and_custom_resources_apply_in_one_pass() {
         "Widget",
         "objects before their CRD"
     );
-    let crds = kubectl(&["get", "crd", "-o", "name"]);
-    assert!(!crds.contains(&crd_name) || crds.is_empty(), "{crds}");
+    // The server removes a deleted CRD once its custom resources are cleaned up, a
+    // moment later (its `customresourcecleanup` finalizer).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let crds = kubectl(&["get", "crd", "-o", "name"]);
+        if !crds.contains(&crd_name) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still there after 30 s: {crds}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
