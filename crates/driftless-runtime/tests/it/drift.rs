@@ -391,6 +391,9 @@ async fn a_watch_resumes_after_an_api_server_restart() {
         field(&kubeconfig, "drift-restart", MODE).as_deref() == Some("fast")
     })
     .await;
+    // The sync is recorded just after the object is corrected; then nothing more runs.
+    running.wait_for_syncs(3).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(running.syncs(), 3);
     drop(running);
 }
