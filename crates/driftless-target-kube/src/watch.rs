@@ -467,11 +467,7 @@ mod tests {
         let (send, drifts) = std::sync::mpsc::channel();
         *lock(&owner.sink) = Some(Arc::new(move |d| send.send(d).unwrap()));
         lock(&hub.owners.0).insert("applyset-abc".into(), Arc::downgrade(&owner));
-        let mut watch = KindWatch {
-            kind: GroupKind::new("", "ConfigMap"),
-            owners: Arc::clone(&hub.owners),
-            known: HashMap::new(),
-        };
+        let mut watch = config_map_watch(&hub);
         let ours = json!({"manager": "driftless", "operation": "Apply",
             "fieldsV1": {"f:data": {}}, "time": "2026-01-01T00:00:00Z"});
         watch.applied(&meta(&json!([ours])), true);
@@ -502,11 +498,7 @@ mod tests {
     #[tokio::test]
     async fn objects_of_sets_no_target_here_holds_are_not_kept() {
         let hub = Hub::new(&dummy_client());
-        let mut watch = KindWatch {
-            kind: GroupKind::new("", "ConfigMap"),
-            owners: Arc::clone(&hub.owners),
-            known: HashMap::new(),
-        };
+        let mut watch = config_map_watch(&hub);
         let theirs = json!({"manager": "kubectl", "operation": "Apply",
             "fieldsV1": {"f:data": {}}, "time": "2026-01-01T00:00:00Z"});
         watch.applied(&meta(&json!([theirs])), false);
@@ -515,6 +507,15 @@ mod tests {
         lock(&hub.owners.0).insert("applyset-abc".into(), Arc::downgrade(&owner));
         watch.applied(&meta(&json!([theirs])), false);
         assert_eq!(watch.known.len(), 1);
+    }
+
+    /// The ConfigMap watch of `hub`, not running.
+    fn config_map_watch(hub: &Hub) -> KindWatch {
+        KindWatch {
+            kind: GroupKind::new("", "ConfigMap"),
+            owners: Arc::clone(&hub.owners),
+            known: HashMap::new(),
+        }
     }
 
     fn dummy_client() -> kube::Client {

@@ -7,7 +7,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use driftless_testkit::ChildGuard;
-
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 

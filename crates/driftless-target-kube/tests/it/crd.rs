@@ -1,5 +1,7 @@
 //! A CustomResourceDefinition and its objects in one pass; unknown kinds.
 
+use std::time::{Duration, Instant};
+
 use driftless_core::{ApplyOptions, ObjectSet, Target};
 use driftless_testkit::kube::{TestNamespace, kubectl, unique_name};
 use serde_json::json;
@@ -79,17 +81,14 @@ async fn crd_and_custom_resources_apply_in_one_pass() {
     );
     // The server removes a deleted CRD once its custom resources are cleaned up, a
     // moment later (its `customresourcecleanup` finalizer).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let crds = kubectl(&["get", "crd", "-o", "name"]);
         if !crds.contains(&crd_name) {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still there after 30 s: {crds}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(Instant::now() < deadline, "still there after 30 s: {crds}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
