@@ -1,6 +1,9 @@
 //! [`LocalSource`]: a directory on this machine as a source.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use driftless_core::{Revision, Snapshot, Source, SourceError, async_trait};
 use sha2::{Digest, Sha256};
@@ -14,21 +17,26 @@ use crate::Error;
 /// may use bases anywhere in that tree (`resources: [../../base]`), as
 /// `kubectl kustomize` allows.
 ///
-/// Its revision is a digest of what the files look like (`sha256:<hex>` over each
-/// file's path, size and modification time, in the enclosing git work tree if there is
-/// one, else below the directory), so an unchanged tree resolves to the same revision
-/// and is not rendered again. No file is read, except those changed in the last
-/// seconds, whose contents are hashed too: a change within the clock's resolution still
-/// makes a new revision.
+/// Its revision is a digest of the files' paths and contents (`sha256:<hex>`, in the
+/// enclosing git work tree if there is one, else below the directory), so an unchanged
+/// tree resolves to the same revision, however long ago it changed, and is not
+/// rendered again. Each file's contents are hashed once and remembered with its size
+/// and modification time: a later resolve reads only the files whose size or time
+/// changed, or that changed so shortly before they were hashed that a second change
+/// could have kept the same time.
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     root: PathBuf,
+    hashes: Arc<Mutex<FileHashes>>,
 }
 
 impl LocalSource {
     /// A source reading `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            hashes: Arc::default(),
+        }
     }
 
     /// The directory.
@@ -45,9 +53,11 @@ impl Source for LocalSource {
 
     async fn resolve(&self) -> Result<Revision, SourceError> {
         let root = self.root.clone();
+        let hashes = Arc::clone(&self.hashes);
         tokio::task::spawn_blocking(move || {
             let scope = git_work_tree(&root)?.unwrap_or_else(|| root.clone());
-            tree_digest(&scope)
+            let mut hashes = hashes.lock().unwrap_or_else(PoisonError::into_inner);
+            tree_digest(&scope, &mut hashes)
         })
         .await
         .map_err(|e| SourceError::other(Error::Task(e)))?
@@ -80,14 +90,42 @@ fn git_work_tree(dir: &Path) -> Result<Option<PathBuf>, Error> {
         .map(Path::to_path_buf))
 }
 
-/// Files changed less than this long ago have their contents hashed, not only their
-/// size and time.
-const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(3);
+/// A file hashed less than this long after it changed is hashed again at the next
+/// resolve: a second change within the clock's resolution could keep its size and time.
+const RACY_WINDOW: Duration = Duration::from_secs(3);
 
-/// A digest of every file below `root` (hidden and git-ignored ones skipped): sorted relative paths,
-/// each followed by its size and modification time, and by its contents when it changed
-/// within [`RACY_WINDOW`], so no two different trees share a digest by concatenation.
-fn tree_digest(root: &Path) -> Result<Revision, Error> {
+/// Files larger than this are not read: no renderer reads them (they are refused), so
+/// their size and time stand for their contents.
+const HASHED_UP_TO: u64 = 64 * 1024 * 1024;
+
+/// What each file looked like when its contents were hashed, by path.
+type FileHashes = HashMap<PathBuf, FileHash>;
+
+/// A file's contents hash, and what the file looked like when it was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileHash {
+    len: u64,
+    modified: SystemTime,
+    hashed_at: SystemTime,
+    sha256: [u8; 32],
+}
+
+impl FileHash {
+    /// Whether this hash still holds for a file of this size and time.
+    fn holds_for(&self, len: u64, modified: SystemTime) -> bool {
+        let settled = self
+            .hashed_at
+            .duration_since(modified)
+            .is_ok_and(|age| age >= RACY_WINDOW);
+        self.len == len && self.modified == modified && settled
+    }
+}
+
+/// A digest of every file below `root` (hidden and git-ignored ones skipped): sorted
+/// relative paths, each followed by the hash of its contents, so no two different trees
+/// share a digest by concatenation. `known` holds the file hashes of the last call and
+/// is left with this call's; only files whose hash no longer holds are read.
+fn tree_digest(root: &Path, known: &mut FileHashes) -> Result<Revision, Error> {
     let io_error = |path: &Path, source| Error::Read {
         path: path.to_owned(),
         source,
@@ -95,8 +133,8 @@ fn tree_digest(root: &Path) -> Result<Revision, Error> {
     if !root.is_dir() {
         return Err(Error::NotADirectory(root.to_owned()));
     }
-    let now = std::time::SystemTime::now();
     let mut hasher = Sha256::new();
+    let mut seen = FileHashes::with_capacity(known.len());
     // What git ignores is no desired state: build output (`target/`) and what the agent
     // itself writes into the tree (a directory target under `out/`) must neither be
     // walked at every interval nor change the revision.
@@ -113,28 +151,46 @@ fn tree_digest(root: &Path) -> Result<Revision, Error> {
         if !entry.file_type().is_some_and(|kind| kind.is_file()) {
             continue;
         }
+        let path = entry.path();
         let metadata = entry
             .metadata()
-            .map_err(|e| io_error(entry.path(), std::io::Error::other(e)))?;
-        let modified = metadata.modified().map_err(|e| io_error(entry.path(), e))?;
-        let since_epoch = modified
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            .map_err(|e| io_error(path, std::io::Error::other(e)))?;
+        let modified = metadata.modified().map_err(|e| io_error(path, e))?;
+        let hash = match known.remove(path) {
+            Some(hash) if hash.holds_for(metadata.len(), modified) => hash,
+            _ => FileHash {
+                len: metadata.len(),
+                modified,
+                hashed_at: SystemTime::now(),
+                sha256: contents_sha256(path, metadata.len(), modified)
+                    .map_err(|e| io_error(path, e))?,
+            },
+        };
+        let relative = path.strip_prefix(root).unwrap_or(path);
         hasher.update(relative.to_string_lossy().as_bytes());
         hasher.update([0]);
-        hasher.update(metadata.len().to_le_bytes());
-        hasher.update(since_epoch.as_nanos().to_le_bytes());
-        let racy = now
-            .duration_since(modified)
-            .map_or(true, |age| age < RACY_WINDOW);
-        if racy {
-            let contents = std::fs::read(entry.path()).map_err(|e| io_error(entry.path(), e))?;
-            hasher.update(&contents);
-        }
+        hasher.update(hash.sha256);
+        seen.insert(path.to_owned(), hash);
     }
+    *known = seen;
     let hex = hex::encode(hasher.finalize());
     Ok(Revision::new(None, "sha256", &hex)?)
+}
+
+/// The SHA-256 of a file's contents, read in pieces; of its size and time when it is
+/// larger than [`HASHED_UP_TO`].
+fn contents_sha256(path: &Path, len: u64, modified: SystemTime) -> std::io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    if len > HASHED_UP_TO {
+        let since_epoch = modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        hasher.update(len.to_le_bytes());
+        hasher.update(since_epoch.as_nanos().to_le_bytes());
+    } else {
+        std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    }
+    Ok(hasher.finalize().into())
 }
 
 /// Copies the files of `snapshot` below `path` into `out` (created if missing; it must
@@ -193,6 +249,46 @@ mod tests {
         assert_ne!(source.resolve().await.unwrap(), first);
         let snapshot = source.fetch(&first).await.unwrap();
         assert_eq!(snapshot.root(), dir.path());
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_tree_keeps_its_revision_once_its_changes_settle() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.yaml");
+        std::fs::write(&file, "a: 1\n").unwrap();
+        let source = LocalSource::new(dir.path());
+        let fresh = source.resolve().await.unwrap();
+        // The same contents, long after they were written (the hash is taken again).
+        let old = SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(source.resolve().await.unwrap(), fresh);
+        assert_eq!(LocalSource::new(dir.path()).resolve().await.unwrap(), fresh);
+    }
+
+    #[tokio::test]
+    async fn a_change_that_keeps_size_and_time_is_still_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.yaml");
+        let when = SystemTime::now();
+        let write = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        };
+        write("a: 1\n");
+        let source = LocalSource::new(dir.path());
+        let first = source.resolve().await.unwrap();
+        write("a: 2\n");
+        assert_ne!(source.resolve().await.unwrap(), first);
     }
 
     #[tokio::test]
