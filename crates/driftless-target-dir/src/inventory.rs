@@ -2,12 +2,13 @@
 //! `.driftless/inventories/<name>.json`.
 //!
 //! For every object a name applied and not deleted since, it holds the object as it was last
-//! applied, so that a later plan knows which fields were ours. While an apply writes
+//! applied ([`Applied`]), so that a hand edit of its file is recognised as one and a prune
+//! sees its annotations as applied. While an apply writes
 //! objects that are new to the inventory, their ids are listed as `pending`: should the
 //! apply be killed before it records them, the next one adopts those whose file holds
 //! exactly what was being written, so they can still be pruned. The file is JSON (a
-//! machine file, not for hand-editing), sorted by id so that the same inventory is
-//! always the same bytes. An inventory left empty is removed.
+//! machine file, not for hand-editing), one compact object per line, sorted by id so
+//! that the same inventory is always the same bytes. An inventory left empty is removed.
 //!
 //! Directories applied to before inventories had names hold one unnamed inventory,
 //! `.driftless/inventory.json`: the first name applied to such a directory takes it
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use driftless_core::{Object, ObjectId};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::Error;
 use crate::fsutil;
@@ -29,7 +30,45 @@ const API_VERSION: &str = "driftless.dev/v1alpha1";
 const KIND: &str = "DirInventory";
 
 /// What a target applied: each object as last applied, by id.
-pub(crate) type Inventory = BTreeMap<ObjectId, Object>;
+pub(crate) type Inventory = BTreeMap<ObjectId, Applied>;
+
+/// An object as it was last applied, kept as its compact JSON text: parsed objects take
+/// about ten times the memory of their text, and a plan needs few of them parsed (an
+/// object to prune, a file edited by hand), while an inventory may hold 50,000.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub(crate) struct Applied(Box<RawValue>);
+
+/// The same text: compact JSON of the same object is the same text.
+impl PartialEq for Applied {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for Applied {}
+
+impl Applied {
+    /// Keeps `object`.
+    #[allow(clippy::missing_panics_doc)] // the `expect` is on serializing a JSON value
+    pub(crate) fn of(object: &Object) -> Self {
+        let text = serde_json::to_string(object.as_value())
+            .expect("a JSON value of string keys always serializes");
+        Self(RawValue::from_string(text).expect("serde_json writes valid JSON"))
+    }
+
+    /// The object, parsed again.
+    #[allow(clippy::missing_panics_doc)] // the `expect` is on text made by `of`
+    pub(crate) fn object(&self) -> Object {
+        let value = serde_json::from_str(self.0.get()).expect("written by `of` from an object");
+        Object::new(value).expect("written by `of` from an object")
+    }
+
+    /// Whether `object` is the object applied.
+    pub(crate) fn is(&self, object: &Object) -> bool {
+        *self == Self::of(object)
+    }
+}
 
 /// The inventory file: what was applied, and what an unfinished apply was writing.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,9 +84,9 @@ struct FileOut<'a> {
     #[serde(rename = "apiVersion")]
     api_version: &'static str,
     kind: &'static str,
-    objects: BTreeMap<&'a ObjectId, &'a Value>,
+    objects: &'a Inventory,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pending: BTreeMap<&'a ObjectId, &'a Value>,
+    pending: &'a Inventory,
 }
 
 #[derive(Deserialize)]
@@ -56,9 +95,9 @@ struct FileIn {
     #[serde(rename = "apiVersion")]
     api_version: String,
     kind: String,
-    objects: BTreeMap<String, Value>,
+    objects: BTreeMap<String, Box<RawValue>>,
     #[serde(default)]
-    pending: BTreeMap<String, Value>,
+    pending: BTreeMap<String, Box<RawValue>>,
 }
 
 /// The folder of the inventories of the target directory `root`.
@@ -204,11 +243,19 @@ fn corrupt(
 }
 
 /// Checks the entries of one section: each key an id, each value the object of that id.
-fn entries(path: &Path, raw: BTreeMap<String, Value>) -> Result<Inventory, Error> {
+/// Each is parsed once, to be checked and made compact (older files are indented).
+fn entries(path: &Path, raw: BTreeMap<String, Box<RawValue>>) -> Result<Inventory, Error> {
     let mut inventory = Inventory::new();
-    for (key, value) in raw {
+    for (key, text) in raw {
         let id: ObjectId = key.parse().map_err(|e: driftless_core::Error| {
             corrupt(path, format!("bad object id {key:?}"), Some(Box::new(e)))
+        })?;
+        let value = serde_json::from_str(text.get()).map_err(|e| {
+            corrupt(
+                path,
+                format!("the entry of {id} is not JSON"),
+                Some(Box::new(e)),
+            )
         })?;
         let object = Object::new(value).map_err(|e| {
             corrupt(
@@ -224,7 +271,7 @@ fn entries(path: &Path, raw: BTreeMap<String, Value>) -> Result<Inventory, Error
                 None,
             ));
         }
-        inventory.insert(id, object);
+        inventory.insert(id, Applied::of(&object));
     }
     Ok(inventory)
 }
@@ -234,11 +281,11 @@ pub(crate) fn to_bytes(objects: &Inventory, pending: &Inventory) -> Vec<u8> {
     let file = FileOut {
         api_version: API_VERSION,
         kind: KIND,
-        objects: objects.iter().map(|(id, o)| (id, o.as_value())).collect(),
-        pending: pending.iter().map(|(id, o)| (id, o.as_value())).collect(),
+        objects,
+        pending,
     };
     let mut bytes = serde_json::to_vec_pretty(&file)
-        .expect("a map of string keys to JSON values always serializes");
+        .expect("a map of string keys to JSON texts always serializes");
     bytes.push(b'\n');
     bytes
 }
@@ -311,7 +358,7 @@ mod tests {
         assert_eq!(read(dir.path(), "web").unwrap(), State::default());
         let inventory: Inventory = [cm("b"), cm("a")]
             .into_iter()
-            .map(|o| (o.id(), o))
+            .map(|o| (o.id(), Applied::of(&o)))
             .collect();
         assert!(write(dir.path(), "web", &inventory, &Inventory::new()).unwrap());
         assert_eq!(read(dir.path(), "web").unwrap().objects, inventory);
@@ -320,7 +367,10 @@ mod tests {
         assert!(text.find("/ConfigMap//a").unwrap() < text.find("/ConfigMap//b").unwrap());
         assert!(!text.contains("pending"));
 
-        let pending: Inventory = [cm("c")].into_iter().map(|o| (o.id(), o)).collect();
+        let pending: Inventory = [cm("c")]
+            .into_iter()
+            .map(|o| (o.id(), Applied::of(&o)))
+            .collect();
         assert!(write(dir.path(), "web", &inventory, &pending).unwrap());
         let state = read(dir.path(), "web").unwrap();
         assert_eq!((state.objects, state.pending), (inventory, pending));
@@ -337,7 +387,10 @@ mod tests {
     #[test]
     fn the_first_name_takes_over_the_unnamed_inventory() {
         let dir = tempfile::tempdir().unwrap();
-        let inventory: Inventory = [cm("a")].into_iter().map(|o| (o.id(), o)).collect();
+        let inventory: Inventory = [cm("a")]
+            .into_iter()
+            .map(|o| (o.id(), Applied::of(&o)))
+            .collect();
         std::fs::create_dir(dir.path().join(STATE_DIR)).unwrap();
         std::fs::write(
             legacy_path(dir.path()),
@@ -352,6 +405,30 @@ mod tests {
         assert_eq!(read(dir.path(), "db").unwrap(), State::default());
         take_over_legacy(dir.path(), "db").unwrap();
         assert_eq!(read(dir.path(), "db").unwrap(), State::default());
+    }
+
+    #[test]
+    fn an_indented_inventory_of_an_older_driftless_is_read_and_written_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(super::dir(dir.path())).unwrap();
+        let old = serde_json::json!({
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "objects": {"/ConfigMap//a": cm("a").as_value()},
+        });
+        let path = path(dir.path(), "web");
+        std::fs::write(&path, serde_json::to_vec_pretty(&old).unwrap()).unwrap();
+        let state = read(dir.path(), "web").unwrap();
+        assert_eq!(state.objects[&cm("a").id()].object(), cm("a"));
+        assert!(write(dir.path(), "web", &state.objects, &state.pending).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(
+                r#""/ConfigMap//a": {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}"#
+            ),
+            "{text}"
+        );
+        assert_eq!(read(dir.path(), "web").unwrap(), state);
     }
 
     #[test]

@@ -72,8 +72,13 @@
 //! # Inventory and prune
 //!
 //! The inventory records every object this target applied under its name, as it was
-//! last applied (so
-//! [`LiveObject::last_applied`](driftless_core::LiveObject::last_applied) is known).
+//! last applied (compact JSON, one object per line; kept as text in memory too, a tenth
+//! of the parsed objects' size). Applying an object writes exactly that object to its
+//! file, so [`live`](driftless_core::Target::live) gives each desired object as its own
+//! [`LiveObject::predicted`](driftless_core::LiveObject::predicted): anything else in
+//! the file, a field added by hand included, is drift.
+//! [`LiveObject::last_applied`](driftless_core::LiveObject::last_applied) is given for
+//! objects no longer desired, the ones prune looks at.
 //! [`live`](driftless_core::Target::live) reads only the files of desired ids and
 //! inventory ids, never a directory scan. Prune deletes only files of ids in the
 //! inventory; a file this target never wrote is never touched, whatever its path.

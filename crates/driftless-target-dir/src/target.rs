@@ -14,7 +14,7 @@ use driftless_core::{
 };
 use indexmap::IndexMap;
 
-use crate::inventory::{self, Inventory};
+use crate::inventory::{self, Applied, Inventory};
 use crate::layout::{self, LOCK_FILE, STATE_DIR};
 use crate::{Error, fsutil, scope};
 
@@ -214,9 +214,12 @@ impl Target for DirTarget {
     }
 
     async fn live(&self, desired: &ObjectSet) -> Result<LiveState, TargetError> {
-        let ids: Vec<ObjectId> = desired.ids().cloned().collect();
+        // Objects are shared, not copied: a clone of the set costs its index.
+        let desired = desired.clone();
         let name = self.options.name.clone();
-        Ok(self.blocking(move |root| live(root, &name, &ids)).await?)
+        Ok(self
+            .blocking(move |root| live(root, &name, &desired))
+            .await?)
     }
 
     async fn apply(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, TargetError> {
@@ -247,14 +250,19 @@ pub(crate) fn relative_path(root: &Path, id: &ObjectId) -> Result<PathBuf, Error
 }
 
 /// Reads the live state: the files of every desired id and every inventory member.
-fn live(root: &Path, name: &str, desired: &[ObjectId]) -> Result<LiveState, Error> {
+///
+/// Applying a desired object writes exactly that object to its file, so it is its own
+/// prediction ([`LiveObject::predicted`]): whatever else the file holds is drift. The
+/// object as last applied is given for objects no longer desired, which only prune
+/// looks at.
+fn live(root: &Path, name: &str, desired: &ObjectSet) -> Result<LiveState, Error> {
     let inventory::State {
         objects: mut claimed,
         mut pending,
     } = inventory::read(root, name)?;
     pending.retain(|id, _| !claimed.contains_key(id));
     let mut inventory_ids: BTreeSet<ObjectId> = claimed.keys().cloned().collect();
-    let desired_ids: HashSet<&ObjectId> = desired.iter().collect();
+    let desired_ids: HashSet<&ObjectId> = desired.ids().collect();
     let others: Vec<ObjectId> = claimed
         .keys()
         .chain(pending.keys())
@@ -265,14 +273,20 @@ fn live(root: &Path, name: &str, desired: &[ObjectId]) -> Result<LiveState, Erro
     // Paths and folders in order, then the files read in parallel.
     let mut files = Files::new(root);
     let mut to_read = Vec::with_capacity(desired.len() + others.len());
-    for id in desired.iter().chain(&others) {
+    for id in desired.ids().chain(&others) {
         let rel = relative_path(root, id)?;
         if files.check_dirs(id, &rel, false)? {
             to_read.push((id, rel));
         }
     }
     let states = parallel(&to_read, read_threads(), |(id, rel)| {
-        read_file(root, id, rel)
+        // A file that holds the desired object is kept once: as the desired object.
+        Ok(match (read_file(root, id, rel)?, desired.get(id)) {
+            (FileState::Object(found), Some(wanted)) if found == *wanted => {
+                FileState::Object(wanted.clone())
+            }
+            (state, _) => state,
+        })
     })?;
 
     let mut objects = IndexMap::with_capacity(to_read.len());
@@ -280,7 +294,7 @@ fn live(root: &Path, name: &str, desired: &[ObjectId]) -> Result<LiveState, Erro
         let id: &ObjectId = id;
         let last_applied = claimed.remove(id);
         let was_pending = pending.remove(id);
-        let desired = desired_ids.contains(id);
+        let desired_object = desired.get(id);
         match state {
             FileState::Missing => {}
             FileState::Object(object) => {
@@ -288,22 +302,28 @@ fn live(root: &Path, name: &str, desired: &[ObjectId]) -> Result<LiveState, Erro
                 // exactly what was being written.
                 let last_applied = match (last_applied, was_pending) {
                     (Some(last_applied), _) => Some(last_applied),
-                    (None, Some(pending)) if pending == object => {
+                    (None, Some(pending)) if pending.is(&object) => {
                         inventory_ids.insert(id.clone());
                         Some(pending)
                     }
                     _ => None,
                 };
-                if desired || last_applied.is_some() {
-                    objects.insert(
-                        id.clone(),
-                        LiveObject {
+                let live = match desired_object {
+                    Some(desired) => LiveObject {
+                        object,
+                        last_applied: None,
+                        predicted: Some(desired.clone()),
+                    },
+                    None => match last_applied {
+                        Some(applied) => LiveObject {
                             object,
-                            last_applied,
+                            last_applied: Some(applied.object()),
                             predicted: None,
                         },
-                    );
-                }
+                        None => continue,
+                    },
+                };
+                objects.insert(id.clone(), live);
             }
             FileState::Unreadable(reason) => {
                 tracing::warn!(
@@ -314,7 +334,9 @@ fn live(root: &Path, name: &str, desired: &[ObjectId]) -> Result<LiveState, Erro
                 // A desired object reads as missing, so that the plan creates it and the
                 // apply writes over the broken file. An object only in the inventory
                 // still exists (a file we wrote is there), so that prune can delete it.
-                if !desired && let Some(last_applied) = last_applied {
+                if desired_object.is_none()
+                    && let Some(last_applied) = last_applied.as_ref().map(Applied::object)
+                {
                     objects.insert(
                         id.clone(),
                         LiveObject {
@@ -366,7 +388,7 @@ fn record_pending(
             Action::Create { desired } | Action::Update { desired, .. }
                 if !inventory.contains_key(&change.id) =>
             {
-                Some((change.id.clone(), desired.clone()))
+                Some((change.id.clone(), Applied::of(desired)))
             }
             _ => None,
         })
@@ -394,7 +416,7 @@ fn recover_pending(
             continue;
         }
         if let FileState::Object(found) = read_file(root, &id, &rel)?
-            && found == object
+            && object.is(&found)
         {
             tracing::info!(object = %id, "adopted: written by an apply that was interrupted");
             inventory.insert(id, object);
@@ -517,7 +539,7 @@ fn apply(
         match &change.action {
             Action::Create { desired } | Action::Update { desired, .. } => {
                 writes.push((id, rel.as_path(), desired));
-                next.insert(id.clone(), desired.clone());
+                next.insert(id.clone(), Applied::of(desired));
                 if matches!(change.action, Action::Create { .. }) {
                     report.created.push(id.clone());
                 } else {
@@ -528,7 +550,7 @@ fn apply(
                 // Nothing to write. The inventory claims only files that exist: with a
                 // plan made before another apply removed this file, it is not ours now.
                 if dry_run || files.exists(id, rel)? {
-                    next.insert(id.clone(), desired.clone());
+                    next.insert(id.clone(), Applied::of(desired));
                 } else {
                     tracing::debug!(object = %id, "unchanged in the plan but its file is gone");
                     next.remove(id);
@@ -549,7 +571,7 @@ fn apply(
                     report.prune_skipped.push(id.clone());
                     continue;
                 };
-                if prune_disabled(live) || prune_disabled(last_applied) {
+                if prune_disabled(live) || prune_disabled(&last_applied.object()) {
                     tracing::info!(
                         object = %id,
                         "not pruned: annotated {PRUNE_ANNOTATION}: {PRUNE_DISABLED}; it is left \

@@ -129,8 +129,8 @@ impl Follower {
             let kind = match read_file(root, id, &rel)? {
                 FileState::Missing => DriftKind::Deleted,
                 FileState::Object(found)
-                    if state.objects.get(id) == Some(&found)
-                        || state.pending.get(id) == Some(&found) =>
+                    if state.objects.get(id).is_some_and(|a| a.is(&found))
+                        || state.pending.get(id).is_some_and(|a| a.is(&found)) =>
                 {
                     continue;
                 }

@@ -19,17 +19,35 @@ async fn edited_value_is_put_back() {
     assert_ne!(edited, applied);
     std::fs::write(&path, &edited).unwrap();
 
-    // Live shows the edit, with what we applied beside it.
+    // Live shows the edit; applying would make the file the desired object again.
     let live = target.live(&desired).await.unwrap();
     let entry = &live.objects[&a.id()];
     assert_eq!(entry.object, cm(Some("web"), "a", "slow"));
-    assert_eq!(entry.last_applied.as_ref(), Some(&a));
+    assert_eq!(entry.predicted.as_ref(), Some(&a));
 
     let report = target
         .apply(&plan(&desired, &live), &ApplyOptions::default())
         .await
         .unwrap();
     assert_eq!(report.updated, [a.id()]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), applied);
+}
+
+#[tokio::test]
+async fn a_field_added_by_hand_is_drift_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DirTarget::new(dir.path()).unwrap();
+    let a = cm(Some("web"), "a", "fast");
+    let desired = set([a.clone()]);
+    sync(&target, &desired, ApplyOptions::default()).await;
+    let path = target.object_path(&a.id()).unwrap();
+    let applied = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{applied}extra: added by hand\n")).unwrap();
+
+    let live = target.live(&desired).await.unwrap();
+    let plan = plan(&desired, &live);
+    assert_eq!(plan.summary().update, 1, "{plan:?}");
+    target.apply(&plan, &ApplyOptions::default()).await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), applied);
 }
 

@@ -101,7 +101,11 @@ async fn inventory_lists_what_was_applied() {
     );
     let entry = &live.objects[&a.id()];
     assert_eq!(entry.object, a);
-    assert_eq!(entry.last_applied.as_ref(), Some(&a));
+    assert_eq!(entry.predicted.as_ref(), Some(&a));
+    // What was applied is given for objects no longer desired (what prune looks at).
+    let live = target.live(&set([])).await.unwrap();
+    assert_eq!(live.objects[&a.id()].last_applied.as_ref(), Some(&a));
+    let live = target.live(&desired).await.unwrap();
     // The live objects come in desired order.
     assert_eq!(
         live.objects.keys().cloned().collect::<Vec<_>>(),
