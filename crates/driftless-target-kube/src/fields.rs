@@ -4,11 +4,12 @@
 
 use serde_json::{Map, Value};
 
-/// The live object restricted to the fields `manager` owns through apply, with
+/// The live object restricted to the fields `manager` owns through apply according to
+/// `managed_fields` (its `metadata.managedFields`, which `live` need not hold), with
 /// `apiVersion`, `kind`, `metadata.name` and `metadata.namespace` always kept. `None`
 /// when the manager owns nothing in it.
-pub(crate) fn owned_by(live: &Value, manager: &str) -> Option<Value> {
-    let entries = live.pointer("/metadata/managedFields")?.as_array()?;
+pub(crate) fn owned_by(live: &Value, managed_fields: &Value, manager: &str) -> Option<Value> {
+    let entries = managed_fields.as_array()?;
     let fields = entries.iter().find(|e| {
         e.get("manager").and_then(Value::as_str) == Some(manager)
             && e.get("operation").and_then(Value::as_str) == Some("Apply")
@@ -249,7 +250,8 @@ mod tests {
                 "selector": {"app": "web"}
             }
         });
-        let owned = owned_by(&live, "driftless").unwrap();
+        let managed = &live["metadata"]["managedFields"];
+        let owned = owned_by(&live, managed, "driftless").unwrap();
         assert_eq!(
             owned,
             json!({
@@ -260,7 +262,7 @@ mod tests {
                 "kind": "Service"
             })
         );
-        assert_eq!(owned_by(&live, "someone-else"), None);
+        assert_eq!(owned_by(&live, managed, "someone-else"), None);
     }
 
     #[test]

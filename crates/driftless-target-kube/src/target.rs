@@ -298,10 +298,12 @@ impl KubeTarget {
         resource: &Resource,
         namespace: Option<&str>,
         listing: Listing<'_>,
-    ) -> Result<Vec<Value>, Error> {
+        settled: &Settled,
+    ) -> Result<Vec<Read>, Error> {
         let api = self.api(resource, namespace);
-        // In pages, as kubectl lists: a response for 50,000 objects, parsed whole, would
-        // hold them three times over (text, typed, JSON) at once.
+        // In pages, as kubectl lists, each object made compact as it comes: a response
+        // for 50,000 objects, parsed whole, would hold them three times over (text,
+        // typed, JSON) at once, and their managedFields double their size.
         let mut params = ListParams::default().limit(LIST_PAGE);
         if let Listing::Members = listing {
             params = params.labels(&format!("{PART_OF_LABEL}={}", self.applyset_id));
@@ -322,7 +324,7 @@ impl KubeTarget {
             let next = page.metadata.continue_.filter(|token| !token.is_empty());
             for object in page.items {
                 if listing.keeps(&object) {
-                    values.push(to_value(&object, &resource.api)?);
+                    values.push(Self::read(to_value(&object, &resource.api)?, settled)?);
                 }
             }
             match next {
@@ -353,24 +355,63 @@ impl KubeTarget {
         found.map(|o| to_value(&o, &resource.api)).transpose()
     }
 
-    /// The live object as driftless sees it: `managedFields` become `last_applied`, and
-    /// are returned apart.
-    fn live_object(&self, mut value: Value) -> Result<(ObjectId, LiveObject, Value), Error> {
-        let last_applied = fields::owned_by(&value, &self.options.field_manager)
-            .map(Object::new)
-            .transpose()
-            .map_err(|e| decode_error(&value, e))?;
+    /// The live object as driftless sees it, its `managedFields` apart. An object
+    /// `settled` at its resourceVersion is not kept: the desired object stands for it,
+    /// as the last apply or dry run found it (nothing of it is compared, so its body
+    /// would only take memory).
+    fn read(mut value: Value, settled: &Settled) -> Result<Read, Error> {
         let managed = take_managed_fields(&mut value);
         let object = Object::new(value.clone()).map_err(|e| decode_error(&value, e))?;
-        Ok((
-            object.id(),
-            LiveObject {
+        let id = object.id();
+        let version = resource_version(object.as_value());
+        let live = match settled.get(&id) {
+            Some((at, desired)) if *at == version => LiveObject {
+                object: desired.clone(),
+                last_applied: None,
+                predicted: Some(desired.clone()),
+            },
+            _ => LiveObject {
                 object,
-                last_applied,
+                last_applied: None,
                 predicted: None,
             },
-            managed,
-        ))
+        };
+        let managed = match live.predicted {
+            Some(_) => ManagedFields::of(&Value::Null),
+            None => ManagedFields::of(&managed),
+        };
+        Ok(Read { id, live, managed })
+    }
+
+    /// The resourceVersion at which each desired object is known to be in sync: an
+    /// apply or a dry run of the same body found it so, and nobody has written it since
+    /// while its version is still this one.
+    fn settled(&self, desired: &ObjectSet) -> Settled {
+        let Ok(known) = self.in_sync.lock() else {
+            return Settled::new();
+        };
+        desired
+            .iter()
+            .filter_map(|object| {
+                let id = object.id();
+                let (version, hash) = known.get(&id)?;
+                let same_body = body_hash(&apply_body(object, &self.applyset_id)) == *hash;
+                same_body.then(|| (id, (version.clone(), object.clone())))
+            })
+            .collect()
+    }
+
+    /// The fields of `live` we own through apply, as `managed` says.
+    fn last_applied(
+        &self,
+        live: &Object,
+        managed: &ManagedFields,
+    ) -> Result<Option<Object>, Error> {
+        let value = live.as_value();
+        fields::owned_by(value, &managed.parse(), &self.options.field_manager)
+            .map(Object::new)
+            .transpose()
+            .map_err(|e| decode_error(value, e))
     }
 
     fn is_member(&self, object: &Object) -> bool {
@@ -405,6 +446,35 @@ impl KubeTarget {
             resolved.insert(key, resource);
         }
         Ok(resolved)
+    }
+}
+
+/// The desired objects known to be in sync, with the resourceVersion they are in sync at.
+type Settled = HashMap<ObjectId, (String, Object)>;
+
+/// A live object as read, with its `managedFields` apart.
+struct Read {
+    id: ObjectId,
+    /// Without `managedFields`; `last_applied` is filled in where the differ needs it.
+    live: LiveObject,
+    managed: ManagedFields,
+}
+
+/// The `metadata.managedFields` of a live object, kept as compact JSON text until
+/// needed: they are as large as the object itself, and only objects not known to be in
+/// sync (or to prune) look at them.
+#[derive(Debug, Clone, PartialEq)]
+struct ManagedFields(Box<str>);
+
+impl ManagedFields {
+    fn of(fields: &Value) -> Self {
+        Self(fields.to_string().into_boxed_str())
+    }
+
+    /// The fields, parsed again (`null` if the text were not JSON, which `of` never
+    /// writes).
+    fn parse(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
 }
 
@@ -663,65 +733,46 @@ impl KubeTarget {
             .follow(scopes.iter().map(|scope| scope.resource.api.clone()));
 
         // One list of members per scope.
-        let listed: Vec<Vec<Value>> = stream::iter(scopes.clone())
+        let settled = &self.settled(desired);
+        let listed: Vec<Vec<Read>> = stream::iter(scopes.clone())
             .map(|scope: Scope| async move {
                 let namespace = scope.namespace.as_deref();
-                self.list(&scope.resource, namespace, Listing::Members)
+                self.list(&scope.resource, namespace, Listing::Members, settled)
                     .await
             })
             .buffered(self.options.concurrency)
             .try_collect()
             .await?;
         let mut found: HashMap<ObjectId, LiveObject> = HashMap::new();
-        let mut managed: HashMap<ObjectId, Value> = HashMap::new();
+        let mut managed: HashMap<ObjectId, ManagedFields> = HashMap::new();
         let mut inventory = BTreeSet::new();
-        for value in listed.into_iter().flatten() {
-            let (id, live, fields) = self.live_object(value)?;
+        for Read {
+            id,
+            mut live,
+            managed: fields,
+        } in listed.into_iter().flatten()
+        {
             if self.is_member(&live.object) {
                 inventory.insert(id.clone());
             }
             if desired.contains(&id) {
                 managed.insert(id.clone(), fields);
+            } else {
+                // To prune: what we applied is known, as without a prediction.
+                live.last_applied = self.last_applied(&live.object, &fields)?;
             }
             found.insert(id, live);
         }
 
         // Desired objects that are not members may still exist (created by someone
-        // else, or before this applyset): read them one by one, or list their scope.
-        let mut lookups: Vec<(Scope, Vec<ObjectId>)> = Vec::new();
-        for scope in scopes {
-            let missing: Vec<ObjectId> = scope
-                .desired
-                .iter()
-                .filter(|id| !found.contains_key(*id))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                lookups.push((scope, missing));
-            }
-        }
-        let extra: Vec<Vec<Value>> = stream::iter(lookups)
-            .map(|(scope, missing): (Scope, Vec<ObjectId>)| async move {
-                let namespace = scope.namespace.as_deref();
-                if missing.len() > GET_LIMIT {
-                    let names = missing.iter().map(ObjectId::name).collect();
-                    return self
-                        .list(&scope.resource, namespace, Listing::Named(&names))
-                        .await;
-                }
-                let mut values = Vec::new();
-                for id in missing {
-                    if let Some(v) = self.get(&scope.resource, namespace, id.name()).await? {
-                        values.push(v);
-                    }
-                }
-                Ok(values)
-            })
-            .buffered(self.options.concurrency)
-            .try_collect()
-            .await?;
-        for value in extra.into_iter().flatten() {
-            let (id, live, fields) = self.live_object(value)?;
+        // else, or before this applyset).
+        let extra = self.look_up_missing(scopes, &found, settled).await?;
+        for Read {
+            id,
+            live,
+            managed: fields,
+        } in extra
+        {
             if desired.contains(&id) {
                 self.check_owner(&id, &live.object).await?;
                 managed.insert(id.clone(), fields);
@@ -756,6 +807,49 @@ impl KubeTarget {
         state.objects.extend(rest);
         state.inventory = inventory;
         Ok(state)
+    }
+
+    /// The desired objects of `scopes` that are not among `found`, where they exist:
+    /// read one by one, or, when there are many in a scope, by listing it.
+    async fn look_up_missing(
+        &self,
+        scopes: Vec<Scope>,
+        found: &HashMap<ObjectId, LiveObject>,
+        settled: &Settled,
+    ) -> Result<Vec<Read>, Error> {
+        let mut lookups: Vec<(Scope, Vec<ObjectId>)> = Vec::new();
+        for scope in scopes {
+            let missing: Vec<ObjectId> = scope
+                .desired
+                .iter()
+                .filter(|id| !found.contains_key(*id))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                lookups.push((scope, missing));
+            }
+        }
+        let extra: Vec<Vec<Read>> = stream::iter(lookups)
+            .map(|(scope, missing): (Scope, Vec<ObjectId>)| async move {
+                let namespace = scope.namespace.as_deref();
+                if missing.len() > GET_LIMIT {
+                    let names = missing.iter().map(ObjectId::name).collect();
+                    return self
+                        .list(&scope.resource, namespace, Listing::Named(&names), settled)
+                        .await;
+                }
+                let mut values = Vec::new();
+                for id in missing {
+                    if let Some(v) = self.get(&scope.resource, namespace, id.name()).await? {
+                        values.push(Self::read(v, settled)?);
+                    }
+                }
+                Ok(values)
+            })
+            .buffered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        Ok(extra.into_iter().flatten().collect())
     }
 
     async fn apply_plan(&self, plan: &Plan, options: &ApplyOptions) -> Result<ApplyReport, Error> {
@@ -1145,38 +1239,43 @@ impl KubeTarget {
         }
     }
 
-    /// Fills in [`LiveObject::predicted`] for every desired object that is live.
+    /// Fills in [`LiveObject::predicted`] for every desired object that is live and not
+    /// predicted yet (settled ones are).
     async fn predict_all(
         &self,
         desired: &ObjectSet,
         found: &mut HashMap<ObjectId, LiveObject>,
-        mut managed: HashMap<ObjectId, Value>,
+        mut managed: HashMap<ObjectId, ManagedFields>,
     ) -> Result<(), Error> {
-        let checks: Vec<(Object, Object, Value)> = desired
+        let checks: Vec<(Object, Object, ManagedFields)> = desired
             .iter()
             .filter_map(|d| {
                 let id = d.id();
-                let live = found.get(&id)?;
-                let managed = managed.remove(&id).unwrap_or(Value::Null);
+                let live = found.get(&id).filter(|live| live.predicted.is_none())?;
+                let managed = managed
+                    .remove(&id)
+                    .unwrap_or_else(|| ManagedFields::of(&Value::Null));
                 Some((d.clone(), live.object.clone(), managed))
             })
             .collect();
-        let predictions: Vec<(ObjectId, Option<Object>)> = stream::iter(checks)
+        let predictions: Vec<(ObjectId, Option<Object>, ManagedFields)> = stream::iter(checks)
             .map(
-                |(desired, live, managed): (Object, Object, Value)| async move {
+                |(desired, live, managed): (Object, Object, ManagedFields)| async move {
                     let predicted = self.predict(&desired, &live, &managed).await?;
-                    Ok::<_, Error>((desired.id(), predicted))
+                    Ok::<_, Error>((desired.id(), predicted, managed))
                 },
             )
             .buffered(self.options.concurrency)
             .try_collect()
             .await?;
-        for (id, predicted) in predictions {
+        for (id, predicted, managed) in predictions {
             let Some(live) = found.get_mut(&id) else {
                 continue;
             };
-            if let Some(predicted) = &predicted {
-                self.catch_up(&mut live.object, predicted).await?;
+            match &predicted {
+                Some(predicted) => self.catch_up(&mut live.object, predicted).await?,
+                // The differ compares desired with live itself, and needs what we applied.
+                None => live.last_applied = self.last_applied(&live.object, &managed)?,
             }
             live.predicted = predicted;
         }
@@ -1197,7 +1296,7 @@ impl KubeTarget {
             .await?;
         let fresh = self.get(&resource, live.namespace(), live.name()).await?;
         if let Some(fresh) = fresh.filter(|f| resource_version(f) == made_from) {
-            *live = self.live_object(fresh)?.1.object;
+            *live = Self::read(fresh, &Settled::new())?.live.object;
         }
         Ok(())
     }
@@ -1211,7 +1310,7 @@ impl KubeTarget {
         &self,
         desired: &Object,
         live: &Object,
-        managed: &Value,
+        managed: &ManagedFields,
     ) -> Result<Option<Object>, Error> {
         let id = desired.id();
         let policy = Policy::of(desired, Some(live))?;
@@ -1235,8 +1334,9 @@ impl KubeTarget {
             Err(e) => return Err(e),
         };
         let dry_run_managed = take_managed_fields(&mut predicted);
+        let managed = managed.parse();
         let imperative = (policy == Policy::Override)
-            .then(|| ssa::imperative_fields(managed, &self.options.field_manager))
+            .then(|| ssa::imperative_fields(&managed, &self.options.field_manager))
             .flatten();
         if let Ok(mut takeovers) = self.takeovers.lock() {
             match &imperative {

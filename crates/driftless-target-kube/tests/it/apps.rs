@@ -79,6 +79,51 @@ async fn kube_prometheus_reapplies_with_no_write_and_an_empty_diff() {
     reapply_writes_nothing("kube-prometheus.yaml").await;
 }
 
+/// An object known to be in sync is not held: the desired object stands for it, as its
+/// own prediction; once someone writes it (a new resourceVersion) it is read, and its
+/// drift seen.
+#[tokio::test]
+async fn an_object_in_sync_is_not_held_until_someone_writes_it() {
+    let ns = TestNamespace::new("settled");
+    let desired = || app("podinfo.yaml", &ns);
+    let target = target(&ns, "podinfo").await;
+    reconcile(&target, desired(), ApplyOptions::default())
+        .await
+        .unwrap();
+    let prepared = target.prepare(desired()).await.unwrap();
+    let live = target.live(&prepared).await.unwrap();
+    let config = live
+        .objects
+        .iter()
+        .find(|(id, _)| id.name() == "podinfo-config")
+        .map(|(_, live)| live.clone())
+        .unwrap();
+    let desired_config = prepared.iter().find(|o| o.name() == "podinfo-config");
+    assert_eq!(Some(&config.object), desired_config);
+    assert!(config.object.as_value()["metadata"].get("uid").is_none());
+    assert_eq!(config.predicted.as_ref(), Some(&config.object));
+    assert!(!driftless_diff::plan(&prepared, &live, &DiffOptions::default()).has_changes());
+
+    kubectl_edit(
+        &ns,
+        "configmap/podinfo-config",
+        "s/alpha: first/alpha: edited/",
+    );
+    let plan = plan_with(&target, desired(), &DiffOptions::default())
+        .await
+        .unwrap();
+    let fields: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|change| match &change.action {
+            Action::Update { fields, .. } => Some(fields.iter().map(|f| f.path.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(fields, ["/data/alpha"], "{}", shown(&plan));
+}
+
 /// `kubectl edit` with a scripted editor.
 fn kubectl_edit(ns: &TestNamespace, resource: &str, sed: &str) {
     let out = kubectl_command()
