@@ -17,6 +17,13 @@ use driftless_runtime::{Agent, AgentBuilder, error_chain, leader, server};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of the system allocator: an app's objects are millions of small
+/// values (strings, maps), which it packs without a header each and gives back to the
+/// system once freed; glibc's malloc held about twice the live heap at 50,000 objects.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keeps apps in sync: reconciles each on its interval, on webhooks and on request,
 /// corrects drift, and serves health, metrics and a status API.
 #[derive(Debug, Parser)]

@@ -7,6 +7,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: an app's objects are millions of small
+/// values (strings, maps), which it packs without a header each and gives back to the
+/// system once freed; glibc's malloc held about twice the live heap at 50,000 objects.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod args;
 mod commands;
 mod output;
