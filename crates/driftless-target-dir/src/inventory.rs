@@ -284,10 +284,46 @@ pub(crate) fn to_bytes(objects: &Inventory, pending: &Inventory) -> Vec<u8> {
         objects,
         pending,
     };
-    let mut bytes = serde_json::to_vec_pretty(&file)
+    // Sized up front: an inventory of 50,000 objects is megabytes, and growing by
+    // doubling would hold up to twice that while it is written.
+    let entry_bytes = |inventory: &Inventory| -> usize {
+        inventory
+            .iter()
+            .map(|(id, applied)| id.to_string().len() + applied.0.get().len() + 16)
+            .sum()
+    };
+    let capacity = entry_bytes(objects) + entry_bytes(pending) + 128;
+    let mut bytes = Vec::with_capacity(capacity);
+    serde_json::to_writer_pretty(&mut bytes, &file)
         .expect("a map of string keys to JSON texts always serializes");
     bytes.push(b'\n');
     bytes
+}
+
+/// Whether the file at `path` holds exactly `bytes`, read in pieces (an inventory may be
+/// megabytes); `false` when there is no file.
+fn holds(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    use std::io::Read as _;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if file.metadata()?.len() != bytes.len() as u64 {
+        return Ok(false);
+    }
+    let mut piece = vec![0; 64 * 1024];
+    let mut rest = bytes;
+    loop {
+        let read = file.read(&mut piece)?;
+        if read == 0 {
+            return Ok(rest.is_empty());
+        }
+        match rest.strip_prefix(&piece[..read]) {
+            Some(after) => rest = after,
+            None => return Ok(false),
+        }
+    }
 }
 
 /// Writes the inventory `name` of `root` atomically, unless the file already holds
@@ -304,10 +340,9 @@ pub(crate) fn write(
         return remove(root, &path);
     }
     let bytes = to_bytes(objects, pending);
-    match std::fs::read(&path) {
-        Ok(old) if old == bytes => return Ok(false),
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+    match holds(&path, &bytes) {
+        Ok(true) => return Ok(false),
+        Ok(false) => {}
         Err(source) => return Err(Error::InventoryIo { path, source }),
     }
     let io_error = |source| Error::InventoryIo {
@@ -429,6 +464,20 @@ mod tests {
             "{text}"
         );
         assert_eq!(read(dir.path(), "web").unwrap(), state);
+    }
+
+    #[test]
+    fn holds_compares_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        assert!(!holds(&file, b"abc").unwrap());
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&file, &big).unwrap();
+        assert!(holds(&file, &big).unwrap());
+        let mut other = big.clone();
+        other[150_000] ^= 1;
+        assert!(!holds(&file, &other).unwrap());
+        assert!(!holds(&file, &big[..1000]).unwrap());
     }
 
     #[test]
