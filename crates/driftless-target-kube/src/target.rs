@@ -383,9 +383,9 @@ impl KubeTarget {
         Ok(Read { id, live, managed })
     }
 
-    /// The resourceVersion at which each desired object is known to be in sync: an
-    /// apply or a dry run of the same body found it so, and nobody has written it since
-    /// while its version is still this one.
+    /// Each desired object known to be in sync, with the resourceVersion it is in sync
+    /// at: an apply or a dry run of the same body found it so, and nobody has written it
+    /// since while its version is still this one.
     fn settled(&self, desired: &ObjectSet) -> Settled {
         let Ok(known) = self.in_sync.lock() else {
             return Settled::new();
