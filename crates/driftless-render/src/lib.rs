@@ -52,6 +52,10 @@ mod plain;
 mod root;
 pub mod substitute;
 
+/// The largest file a renderer reads by default, in bytes (64 MiB): larger ones are
+/// refused, naming the file.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 pub use auto::{AutoRenderer, KUSTOMIZATION_FILES, RenderMode, kustomization_file};
 pub use decode::Decoder;
 pub use error::{Error, Place};

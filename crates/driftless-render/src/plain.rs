@@ -40,7 +40,7 @@ impl Default for PlainOptions {
         let yaml = LoadOptions::default();
         Self {
             max_document_bytes: yaml.max_document_bytes,
-            max_file_bytes: 64 * 1024 * 1024,
+            max_file_bytes: crate::DEFAULT_MAX_FILE_BYTES,
             max_alias_nodes: yaml.max_alias_nodes,
         }
     }

@@ -94,9 +94,9 @@ fn git_work_tree(dir: &Path) -> Result<Option<PathBuf>, Error> {
 /// resolve: a second change within the clock's resolution could keep its size and time.
 const RACY_WINDOW: Duration = Duration::from_secs(3);
 
-/// Files larger than this are not read: no renderer reads them (they are refused), so
-/// their size and time stand for their contents.
-const HASHED_UP_TO: u64 = 64 * 1024 * 1024;
+/// Files larger than this are not read: renderers refuse them, so their size and time
+/// stand for their contents.
+const HASHED_UP_TO: u64 = driftless_render::DEFAULT_MAX_FILE_BYTES;
 
 /// What each file looked like when its contents were hashed, by path.
 type FileHashes = HashMap<PathBuf, FileHash>;

@@ -113,7 +113,7 @@ impl Default for KustomizeOptions {
     fn default() -> Self {
         Self {
             load_restrictor: LoadRestrictor::default(),
-            max_file_bytes: 64 * 1024 * 1024,
+            max_file_bytes: crate::DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
