@@ -285,11 +285,12 @@ pub(crate) fn to_bytes(objects: &Inventory, pending: &Inventory) -> Vec<u8> {
         pending,
     };
     // Sized up front: an inventory of 50,000 objects is megabytes, and growing by
-    // doubling would hold up to twice that while it is written.
+    // doubling would hold up to twice that while it is written. An entry's id and
+    // punctuation take well under 128 bytes; should they not, the buffer grows.
     let entry_bytes = |inventory: &Inventory| -> usize {
         inventory
-            .iter()
-            .map(|(id, applied)| id.to_string().len() + applied.0.get().len() + 16)
+            .values()
+            .map(|applied| applied.0.get().len() + 128)
             .sum()
     };
     let capacity = entry_bytes(objects) + entry_bytes(pending) + 128;

@@ -262,11 +262,10 @@ fn live(root: &Path, name: &str, desired: &ObjectSet) -> Result<LiveState, Error
     } = inventory::read(root, name)?;
     pending.retain(|id, _| !claimed.contains_key(id));
     let mut inventory_ids: BTreeSet<ObjectId> = claimed.keys().cloned().collect();
-    let desired_ids: HashSet<&ObjectId> = desired.ids().collect();
     let others: Vec<ObjectId> = claimed
         .keys()
         .chain(pending.keys())
-        .filter(|id| !desired_ids.contains(id))
+        .filter(|id| !desired.contains(id))
         .cloned()
         .collect();
 
