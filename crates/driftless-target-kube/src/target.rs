@@ -1340,7 +1340,7 @@ impl KubeTarget {
             .flatten();
         if let Ok(mut takeovers) = self.takeovers.lock() {
             match &imperative {
-                Some(_) => takeovers.insert(id.clone(), (version.clone(), managed.clone())),
+                Some(_) => takeovers.insert(id.clone(), (version.clone(), managed)),
                 None => takeovers.remove(&id),
             };
         }
