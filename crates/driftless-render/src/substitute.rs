@@ -165,28 +165,27 @@ impl Substitution {
         }
         let mut out = ObjectSet::new();
         for object in objects {
-            let object = self.apply_object(&object)?.unwrap_or(object);
             // Substitution may rename an object; a clash keeps the last, as Flux's
             // server-side apply would.
-            out.upsert(object);
+            out.upsert(self.apply_object(object)?);
         }
         Ok(out)
     }
 
-    /// The object with its variables substituted, or `None` when there is nothing to
-    /// substitute in it (or it opts out).
-    pub fn apply_object(&self, object: &Object) -> Result<Option<Object>, Error> {
-        if opted_out(object) || !has_expressions(object.as_value()) {
-            return Ok(None);
+    /// The object with its variables substituted; an object with nothing to substitute
+    /// (or that opts out) is returned as it is.
+    pub fn apply_object(&self, object: Object) -> Result<Object, Error> {
+        if opted_out(&object) || !has_expressions(object.as_value()) {
+            return Ok(object);
         }
         let id = Box::new(object.id());
-        let mut value = object.as_value().clone();
-        let mut walk = Walk {
+        let kind = object.kind().to_owned();
+        let mut value = object.into_value();
+        let walk = Walk {
             substitution: self,
-            kind: object.kind(),
-            path: Vec::new(),
+            kind: &kind,
         };
-        walk.value(&mut value)
+        walk.value(&mut value, None)
             .map_err(|(field, problem)| match problem {
                 Some(problem) => Error::Field {
                     id: id.clone(),
@@ -198,7 +197,7 @@ impl Substitution {
                     message: format!("a substituted key repeats another key in {field}"),
                 },
             })?;
-        Object::new(value).map(Some).map_err(|e| Error::Invalid {
+        Object::new(value).map_err(|e| Error::Invalid {
             id,
             message: e.to_string(),
         })
@@ -233,16 +232,6 @@ fn opted_out(object: &Object) -> bool {
     })
 }
 
-/// Whether any key or string holds a `$`: what a walk has to look at.
-fn has_dollar(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('$'),
-        Value::Array(items) => items.iter().any(has_dollar),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('$') || has_dollar(v)),
-        _ => false,
-    }
-}
-
 /// Whether any key or string holds text `envsubst` would change (`${` or `$$`).
 fn has_expressions(value: &Value) -> bool {
     let marked = |text: &str| text.contains("${") || text.contains("$$");
@@ -254,87 +243,114 @@ fn has_expressions(value: &Value) -> bool {
     }
 }
 
+/// One step from an object's root to the field a walk is at. The steps live on the
+/// walk's stack, each pointing to its parent, so walking allocates nothing.
+struct Step<'p> {
+    key: Key<'p>,
+    parent: Option<&'p Step<'p>>,
+}
+
+#[derive(Clone, Copy)]
+enum Key<'p> {
+    Field(&'p str),
+    Index(usize),
+}
+
+impl Step<'_> {
+    /// The field name `back` steps up from here (1: this step's own); `None` for an
+    /// index or above the root.
+    fn field(&self, back: usize) -> Option<&str> {
+        let mut step = self;
+        for _ in 1..back {
+            step = step.parent?;
+        }
+        match step.key {
+            Key::Field(name) => Some(name),
+            Key::Index(_) => None,
+        }
+    }
+
+    fn depth(&self) -> usize {
+        1 + self.parent.map_or(0, Step::depth)
+    }
+}
+
+/// The JSON pointer of `at` (the root: `/`).
+fn pointer(at: Option<&Step<'_>>) -> String {
+    let mut keys = Vec::new();
+    let mut step = at;
+    while let Some(here) = step {
+        keys.push(here.key);
+        step = here.parent;
+    }
+    if keys.is_empty() {
+        return "/".to_owned();
+    }
+    keys.iter().rev().fold(String::new(), |mut out, key| {
+        let _ = match key {
+            Key::Field(name) => write!(out, "/{}", name.replace('~', "~0").replace('/', "~1")),
+            Key::Index(index) => write!(out, "/{index}"),
+        };
+        out
+    })
+}
+
 /// A walk over an object that substitutes its keys and strings.
 struct Walk<'a> {
     substitution: &'a Substitution,
     kind: &'a str,
-    path: Vec<String>,
 }
 
 /// Where a walk failed: the JSON pointer, and the problem (`None`: a duplicate key).
 type Failure = (String, Option<Problem>);
 
 impl Walk<'_> {
-    fn pointer(&self) -> String {
-        if self.path.is_empty() {
-            return "/".to_owned();
-        }
-        self.path.iter().fold(String::new(), |mut out, part| {
-            let _ = write!(out, "/{}", part.replace('~', "~0").replace('/', "~1"));
-            out
-        })
-    }
-
-    fn expand(&self, text: &str) -> Result<String, Failure> {
+    fn expand(&self, text: &str, at: Option<&Step<'_>>) -> Result<String, Failure> {
         self.substitution
             .expand(text)
-            .map_err(|problem| (self.pointer(), Some(problem)))
+            .map_err(|problem| (pointer(at), Some(problem)))
     }
 
-    fn value(&mut self, value: &mut Value) -> Result<(), Failure> {
+    fn value(&self, value: &mut Value, at: Option<&Step<'_>>) -> Result<(), Failure> {
         match value {
             Value::String(text) if text.contains('$') => {
-                let expanded = self.expand(text)?;
+                let expanded = self.expand(text, at)?;
                 if expanded == *text {
                     return Ok(());
                 }
-                *value = if self.is_string_field() {
+                *value = if self.is_string_field(at) {
                     Value::String(expanded)
                 } else {
                     retyped(expanded)
                 };
                 Ok(())
             }
-            Value::Array(items) => {
-                // Only what holds a `$` is walked: no path is built for the rest.
-                for (index, item) in items.iter_mut().enumerate() {
-                    if !has_dollar(item) {
-                        continue;
-                    }
-                    self.path.push(index.to_string());
-                    let result = self.value(item);
-                    self.path.pop();
-                    result?;
-                }
-                Ok(())
-            }
+            Value::Array(items) => items.iter_mut().enumerate().try_for_each(|(index, item)| {
+                let key = Key::Index(index);
+                self.value(item, Some(&Step { key, parent: at }))
+            }),
             Value::Object(map) if !map.keys().any(|key| key.contains('$')) => {
-                // No key changes: the map is kept, and only values holding a `$` walked.
-                for (key, item) in map.iter_mut() {
-                    if !has_dollar(item) {
-                        continue;
-                    }
-                    self.path.push(key.clone());
-                    let result = self.value(item);
-                    self.path.pop();
-                    result?;
-                }
-                Ok(())
+                // No key changes: the map is kept and its values walked in place.
+                map.iter_mut().try_for_each(|(key, item)| {
+                    let key = Key::Field(key);
+                    self.value(item, Some(&Step { key, parent: at }))
+                })
             }
             Value::Object(map) => {
                 let mut out = serde_json::Map::with_capacity(map.len());
                 for (key, mut item) in std::mem::take(map) {
                     let key = if key.contains('$') {
-                        self.expand(&key)?
+                        self.expand(&key, at)?
                     } else {
                         key
                     };
-                    self.path.push(key.clone());
-                    let result = self.value(&mut item);
-                    self.path.pop();
-                    result?;
+                    let step = Step {
+                        key: Key::Field(&key),
+                        parent: at,
+                    };
+                    self.value(&mut item, Some(&step))?;
                     if out.insert(key, item).is_some() {
-                        return Err((self.pointer(), None));
+                        return Err((pointer(at), None));
                     }
                 }
                 *map = out;
@@ -344,26 +360,22 @@ impl Walk<'_> {
         }
     }
 
-    /// Whether the field being walked holds strings in Kubernetes' schema, so a
-    /// substituted value stays a string (Flux gets the same from the quoting kept in
-    /// the source): label and annotation values, ConfigMap and Secret data, container
-    /// `env` values, `args` and `command`.
-    fn is_string_field(&self) -> bool {
-        let at = |back: usize| {
-            self.path
-                .len()
-                .checked_sub(back)
-                .map(|i| self.path[i].as_str())
-        };
-        let under_metadata =
-            matches!(at(2), Some("labels" | "annotations")) && at(3) == Some("metadata");
-        let data = self.path.len() == 2
+    /// Whether the field at `at` holds strings in Kubernetes' schema, so a substituted
+    /// value stays a string (Flux gets the same from the quoting kept in the source):
+    /// label and annotation values, ConfigMap and Secret data, container `env` values,
+    /// `args` and `command`.
+    fn is_string_field(&self, at: Option<&Step<'_>>) -> bool {
+        let Some(at) = at else { return false };
+        let under_metadata = matches!(at.field(2), Some("labels" | "annotations"))
+            && at.field(3) == Some("metadata");
+        let data = at.depth() == 2
             && matches!(
-                (self.kind, self.path[0].as_str()),
-                ("ConfigMap", "data" | "binaryData") | ("Secret", "data" | "stringData")
+                (self.kind, at.field(2)),
+                ("ConfigMap", Some("data" | "binaryData"))
+                    | ("Secret", Some("data" | "stringData"))
             );
-        let env = at(1) == Some("value") && at(3) == Some("env");
-        let list = matches!(at(2), Some("args" | "command"));
+        let env = at.field(1) == Some("value") && at.field(3) == Some("env");
+        let list = matches!(at.field(2), Some("args" | "command"));
         under_metadata || data || env || list
     }
 }
@@ -663,8 +675,8 @@ mod tests {
                 "data": {"script": "echo ${v}"},
             }));
             assert_eq!(
-                substitution.apply_object(&kept).unwrap(),
-                None,
+                substitution.apply_object(kept.clone()).unwrap(),
+                kept,
                 "{field} {key}"
             );
         }
@@ -673,7 +685,7 @@ mod tests {
             "metadata": {"name": "on", "annotations": {FLUX_SUBSTITUTE_KEY: "enabled"}},
             "data": {"script": "echo ${v}"},
         }));
-        let done = substitution.apply_object(&enabled).unwrap().unwrap();
+        let done = substitution.apply_object(enabled).unwrap();
         assert_eq!(done.as_value()["data"]["script"], "echo x");
     }
 

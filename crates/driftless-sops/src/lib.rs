@@ -67,9 +67,12 @@ impl Decryptor {
     /// A decryptor using these identities.
     ///
     /// It remembers, in memory only, the data keys it unwrapped (by the wrapped key's
-    /// digest) and the regular expressions of the files' rules, so that decrypting a file
-    /// again (the next render of a tree whose Secrets did not change) costs no age
-    /// (X25519) work. The MAC of each file is still checked every time.
+    /// digest), the regular expressions of the files' rules, and what each file
+    /// decrypted to (by the digest of its bytes, up to 64 MiB of plaintext). A file
+    /// decrypted again with other bytes (a Secret changed in the next commit) costs no
+    /// age (X25519) work, and its MAC is checked; a file with the same bytes (the next
+    /// render of a tree whose Secrets did not change) costs a SHA-256 of the file.
+    /// Nothing is written anywhere; the plaintext is zeroed when it is dropped.
     pub fn new(identities: Identities) -> Self {
         Self {
             identities: Arc::new(identities),
@@ -91,6 +94,10 @@ impl Decryptor {
             return Ok(bytes);
         }
         let format = Format::from_path(path);
+        let digest = cache::Cache::file_digest(format.name(), &bytes);
+        if let Some(plaintext) = self.cache.plaintext(&digest) {
+            return Ok(plaintext);
+        }
         let Ok(text) = std::str::from_utf8(&bytes) else {
             return Ok(bytes);
         };
@@ -124,7 +131,9 @@ impl Decryptor {
             });
         }
         tracing::debug!(file = %path.display(), format = format.name(), "decrypted");
-        format::emit(format, path, branches)
+        let plaintext = format::emit(format, path, branches)?;
+        self.cache.remember_plaintext(digest, &plaintext);
+        Ok(plaintext)
     }
 }
 

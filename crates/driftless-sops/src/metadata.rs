@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -16,8 +17,8 @@ use crate::{Error, Identities};
 pub(crate) struct Rules {
     unencrypted_suffix: Option<String>,
     encrypted_suffix: Option<String>,
-    unencrypted_regex: Option<Regex>,
-    encrypted_regex: Option<Regex>,
+    unencrypted_regex: Option<Arc<Regex>>,
+    encrypted_regex: Option<Arc<Regex>>,
     pub(crate) mac_only_encrypted: bool,
 }
 
@@ -79,7 +80,7 @@ impl Metadata {
                 });
             }
         }
-        let regex = |field: &str| -> Result<Option<Regex>, Error> {
+        let regex = |field: &str| -> Result<Option<Arc<Regex>>, Error> {
             non_empty_str(map, field)
                 .map(|text| {
                     cache
@@ -311,7 +312,7 @@ mod tests {
         assert!(rules.should_encrypt(&path(&["data", "password"])));
         assert!(!rules.should_encrypt(&path(&["data_unencrypted", "password"])));
         let rules = Rules {
-            encrypted_regex: Some(Regex::new("^(data|stringData)$").unwrap()),
+            encrypted_regex: Some(Arc::new(Regex::new("^(data|stringData)$").unwrap())),
             ..Rules::default()
         };
         assert!(rules.should_encrypt(&path(&["stringData", "password"])));

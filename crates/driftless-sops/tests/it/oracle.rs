@@ -267,6 +267,27 @@ fn a_tampered_file_fails_the_mac() {
 }
 
 #[test]
+fn a_decryptor_that_saw_a_file_still_refuses_it_tampered() {
+    let keys = Keys::new();
+    let path = keys.encrypt(
+        "secret.yaml",
+        NESTED_YAML,
+        &["--encrypted-regex", "^stringData$"],
+    );
+    let good = std::fs::read(&path).unwrap();
+    let decryptor = keys.decryptor();
+    let plain = decryptor.decrypt(&path, good.clone()).unwrap();
+    // What it remembers of the good file does not stand in for other bytes.
+    let text = String::from_utf8(good.clone()).unwrap();
+    let tampered = text.replace("name: db", "name: dc").into_bytes();
+    let error = decryptor.decrypt(&path, tampered).unwrap_err();
+    assert!(matches!(error, Error::MacMismatch { .. }), "{error}");
+    // The same bytes again decrypt to the same plaintext, that `sops -d` prints.
+    assert_eq!(decryptor.decrypt(&path, good).unwrap(), plain);
+    assert_eq!(yaml_values(&plain), yaml_values(&keys.sops_decrypt(&path)));
+}
+
+#[test]
 fn a_value_moved_to_another_key_is_refused() {
     let keys = Keys::new();
     let path = keys.encrypt("moved.yaml", "a: first\nb: second\n", &[]);
