@@ -166,29 +166,34 @@ images:
 }
 
 /// The `driftless-agent` binary of the profile this benchmark was built with (next to
-/// its target directory), built first when missing.
+/// its target directory), built first: always, so that a benchmark never measures an
+/// agent older than the code (cargo does nothing when it is up to date).
 #[allow(clippy::missing_panics_doc, clippy::unwrap_used)] // benchmark setup fails loudly
 pub fn agent_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_agent).clone()
+}
+
+#[allow(clippy::unwrap_used)] // benchmark setup fails loudly
+fn build_agent() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<bench>-<hash>
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let binary = profile_dir.join("driftless-agent");
-    if !binary.is_file() {
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.args([
-            "build",
-            "-q",
-            "-p",
-            "driftless-agent",
-            "--bin",
-            "driftless-agent",
-        ]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap();
-        assert!(status.success(), "building driftless-agent failed");
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.args([
+        "build",
+        "-q",
+        "-p",
+        "driftless-agent",
+        "--bin",
+        "driftless-agent",
+    ]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
     }
+    let status = build.status().unwrap();
+    assert!(status.success(), "building driftless-agent failed");
+    let binary = profile_dir.join("driftless-agent");
     assert!(binary.is_file(), "{} was not built", binary.display());
     binary
 }

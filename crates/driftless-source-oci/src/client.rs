@@ -1,15 +1,17 @@
 //! The registry client: transport choice, blob downloads with limits and digest
 //! checks, and the translation of the client's errors into ours.
 
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::Once;
+use std::sync::{LazyLock, Mutex, Once};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use oci_client::Client;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
 use sha2::{Digest as _, Sha256};
 
 use crate::{Error, OciReference};
@@ -35,8 +37,8 @@ pub(crate) fn scheme(reference: &OciReference, insecure: bool) -> &'static str {
     }
 }
 
-/// A client for the registry of `reference`.
-pub(crate) fn new_client(reference: &OciReference, insecure: bool) -> Client {
+/// A new client for the registry of `reference`.
+fn new_client(reference: &OciReference, insecure: bool) -> Client {
     install_crypto_provider();
     let protocol = if scheme(reference, insecure) == "http" {
         ClientProtocol::Http
@@ -52,6 +54,62 @@ pub(crate) fn new_client(reference: &OciReference, insecure: bool) -> Client {
         use_monolithic_push: true,
         ..ClientConfig::default()
     })
+}
+
+/// Clients kept at most; past it the pool starts over (each distinct set of
+/// credentials for a registry is one).
+const POOL_LIMIT: usize = 64;
+
+/// Clients by transport, registry and credentials. Building a client loads the
+/// system's root certificates (about 10 ms and 110 KB each), so the sources of a
+/// process share them: a thousand apps on one registry use one client and its
+/// connections. The credentials are part of the key because a client keeps the first
+/// credentials it was given for a registry, and one app must never pull with
+/// another's.
+static POOL: LazyLock<Mutex<HashMap<[u8; 32], Client>>> = LazyLock::new(Mutex::default);
+
+/// The shared client for the registry of `reference`, used with `auth`.
+pub(crate) fn shared_client(
+    reference: &OciReference,
+    insecure: bool,
+    auth: &RegistryAuth,
+) -> Client {
+    let key = pool_key(reference, insecure, auth);
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(client) = pool.get(&key) {
+        return client.clone();
+    }
+    if pool.len() >= POOL_LIMIT {
+        pool.clear();
+    }
+    let client = new_client(reference, insecure);
+    pool.insert(key, client.clone());
+    client
+}
+
+/// The pool's key: a digest, so that no secret is kept in it.
+fn pool_key(reference: &OciReference, insecure: bool, auth: &RegistryAuth) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    for part in [scheme(reference, insecure), reference.registry()] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    match auth {
+        RegistryAuth::Anonymous => digest.update(b"anonymous"),
+        RegistryAuth::Basic(user, password) => {
+            digest.update(b"basic\0");
+            digest.update(user.as_bytes());
+            digest.update([0]);
+            digest.update(password.as_bytes());
+        }
+        RegistryAuth::Bearer(token) => {
+            digest.update(b"bearer\0");
+            digest.update(token.as_bytes());
+        }
+    }
+    digest.finalize().into()
 }
 
 /// The digest of `bytes`: `sha256:<hex>`.

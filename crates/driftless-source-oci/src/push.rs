@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use driftless_core::Revision;
 use oci_client::RegistryOperation;
 
-use crate::client::{map_error, new_client, sha256_digest};
+use crate::client::{map_error, sha256_digest, shared_client};
 use crate::manifest::{
     ANNOTATION_CREATED, ANNOTATION_REVISION, ANNOTATION_SOURCE, Descriptor, FLUX_CONFIG_MEDIA_TYPE,
     FLUX_CONTENT_MEDIA_TYPE, Manifest, OCI_MANIFEST_MEDIA_TYPE,
@@ -201,9 +201,9 @@ pub async fn push(dir: &Path, reference: &str, options: &PushOptions) -> Result<
         .await
         .map_err(Error::Task)??;
 
-    let client = new_client(&target, options.insecure);
-    let client_ref = target.to_client();
     let auth = options.auth.for_registry(target.registry()).await?;
+    let client = shared_client(&target, options.insecure, &auth);
+    let client_ref = target.to_client();
     let insecure = options.insecure;
     let target_ref = &target;
     let fail = move |what| move |e| map_error(e, target_ref, insecure, what);

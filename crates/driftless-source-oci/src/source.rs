@@ -6,9 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use driftless_core::{Revision, Snapshot, Source, SourceError};
 use oci_client::Client;
+use oci_client::secrets::RegistryAuth;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{BlobRequest, map_error, new_client, pull_blob, sha256_digest};
+use crate::client::{BlobRequest, map_error, pull_blob, sha256_digest, shared_client};
 use crate::manifest::{
     DOCKER_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, Descriptor, FLUX_CONTENT_MEDIA_TYPE,
     GENERIC_LAYER_MEDIA_TYPES, Manifest, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, Probe,
@@ -226,7 +227,6 @@ pub struct OciSource {
     selector: Selector,
     options: OciSourceOptions,
     cache_dir: PathBuf,
-    client: Client,
 }
 
 impl std::fmt::Debug for OciSource {
@@ -284,13 +284,11 @@ impl OciSource {
             .cache_dir
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("driftless-oci"));
-        let client = new_client(&reference, options.insecure);
         Ok(Self {
             reference,
             selector,
             options,
             cache_dir,
-            client,
         })
     }
 
@@ -317,18 +315,22 @@ impl OciSource {
         self.cache_dir.join("snapshots").join(name)
     }
 
-    async fn registry_auth(&self) -> Result<oci_client::secrets::RegistryAuth, Error> {
-        self.options
+    /// The client for this source's registry with its current credentials, and the
+    /// credentials: read again for every fetch, so that new ones take effect.
+    async fn connect(&self) -> Result<(Client, RegistryAuth), Error> {
+        let auth = self
+            .options
             .auth
             .for_registry(self.reference.registry())
-            .await
+            .await?;
+        let client = shared_client(&self.reference, self.options.insecure, &auth);
+        Ok((client, auth))
     }
 
     /// The manifest digest of `target` (a tag or digest reference): one `HEAD`.
     async fn manifest_digest(&self, target: &OciReference) -> Result<String, Error> {
-        let auth = self.registry_auth().await?;
-        let digest = self
-            .client
+        let (client, auth) = self.connect().await?;
+        let digest = client
             .fetch_manifest_digest(&target.to_client(), &auth)
             .await
             .map_err(|e| map_error(e, target, self.options.insecure, "manifest"))?;
@@ -342,13 +344,12 @@ impl OciSource {
     /// The highest tag matching `req`.
     async fn highest_tag(&self, req: &semver::VersionReq, range: &str) -> Result<String, Error> {
         const PAGE: usize = 1000;
-        let auth = self.registry_auth().await?;
+        let (client, auth) = self.connect().await?;
         let target = self.reference.to_client();
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
-            let page = self
-                .client
+            let page = client
                 .list_tags(&target, &auth, Some(PAGE), last.as_deref())
                 .await
                 .map_err(|e| map_error(e, &self.reference, self.options.insecure, "tag list"))?;
@@ -464,10 +465,11 @@ impl OciSource {
         let insecure = self.options.insecure;
         let limits = self.options.limits;
 
-        let manifest = self.pull_manifest(&target, &digest).await?;
+        let (client, auth) = self.connect().await?;
+        let manifest = self.pull_manifest(&client, &auth, &target, &digest).await?;
         let layer = self.select_layer(&target, &manifest)?;
         pull_blob(
-            &self.client,
+            &client,
             &target,
             insecure,
             &BlobRequest {
@@ -479,7 +481,7 @@ impl OciSource {
         )
         .await?;
         let data = pull_blob(
-            &self.client,
+            &client,
             &target,
             insecure,
             &BlobRequest {
@@ -504,17 +506,21 @@ impl OciSource {
     }
 
     /// Pulls the manifest by digest, checks its digest, size and media type.
-    async fn pull_manifest(&self, target: &OciReference, digest: &str) -> Result<Manifest, Error> {
-        let auth = self.registry_auth().await?;
+    async fn pull_manifest(
+        &self,
+        client: &Client,
+        auth: &RegistryAuth,
+        target: &OciReference,
+        digest: &str,
+    ) -> Result<Manifest, Error> {
         let accepted = [
             OCI_MANIFEST_MEDIA_TYPE,
             DOCKER_MANIFEST_MEDIA_TYPE,
             OCI_INDEX_MEDIA_TYPE,
             DOCKER_LIST_MEDIA_TYPE,
         ];
-        let (body, _) = self
-            .client
-            .pull_manifest_raw(&target.to_client(), &auth, &accepted)
+        let (body, _) = client
+            .pull_manifest_raw(&target.to_client(), auth, &accepted)
             .await
             .map_err(|e| map_error(e, target, self.options.insecure, "manifest"))?;
         if body.len() as u64 > self.options.limits.max_manifest_size {

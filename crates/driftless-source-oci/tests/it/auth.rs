@@ -74,6 +74,8 @@ async fn right_wrong_and_missing_credentials() {
     let snapshot = right.fetch(&revision).await.unwrap();
     assert_eq!(read_tree(snapshot.root()).len(), 1);
 
+    // The registry was just used with the right credentials: sources share clients,
+    // never credentials.
     let other_cache = crate::support::cache();
     for auth in [
         Auth::Anonymous,
