@@ -1,14 +1,16 @@
 //! Flux's scale benchmark (fluxcd/flux-benchmark), replicated: N apps, each its own OCI
-//! artifact in the local registry holding podinfo's four objects (ServiceAccount,
-//! Service, Deployment with `replicas: 0`, Ingress) for its own namespace, all pushed at
-//! once; measured from the start of the pushes until a real `driftless-agent` has
-//! applied every app, with the agent's peak resident memory (`VmHWM`).
+//! tag in the local registry holding podinfo's four objects (ServiceAccount, Service,
+//! Deployment with `replicas: 0`, Ingress), all pushed at once; measured from the start
+//! of the pushes until a real `driftless-agent` has applied every app, with the agent's
+//! peak resident memory (`VmHWM`).
 //!
 //! Flux's scenario (its `flux-ks-bench` module and `manifests/podinfo`): N
 //! OCIRepository + Kustomization pairs (interval 60m, prune, wait) over podinfo 6.5.3's
-//! chart output with `${INDEX}` substituted. Here each app's artifact has its names
-//! written out (`podinfo-<i>`) and its own namespace `<run>-<i>` (created before the
-//! timing, as Flux's bundle creates its namespace first). Flux 2.9 publishes, on a
+//! chart output with `${INDEX}` substituted after the build. Here the same: one
+//! artifact, named `podinfo-${INDEX}`, pushed as tag `app-<i>` for each app, and each
+//! app substitutes its own `INDEX` (post-build, as Flux does) into its own namespace
+//! `<run>-<i>` (created before the timing, as Flux's bundle creates its namespace
+//! first). Flux 2.9 publishes, on a
 //! 16-core runner, 26 s / 2m0s / 4m13s for 100 / 500 / 1,000 Kustomizations with
 //! kustomize-controller at 134 / 183 / 223 MiB; the goal here is 1,000 apps in 60 s
 //! under 150 MB on 2 cores. Those figures are Flux's own; what runs in the same run as
@@ -60,11 +62,13 @@ fn wait_for_health() -> bool {
 }
 
 /// podinfo's four objects as flux-benchmark's `manifests/podinfo` renders them, for
-/// app `i` in `namespace`; `generation` goes into the Deployment's pod template (a new
-/// commit changes it).
+/// app `index` (a number, or `${INDEX}` to substitute) in `namespace` (none: the app's
+/// `targetNamespace`); `generation`
+/// goes into the Deployment's pod template (a new commit changes it).
 #[allow(clippy::too_many_lines)] // one manifest, as flux-benchmark has it
-fn podinfo(i: usize, namespace: &str, generation: u32) -> String {
-    let name = format!("podinfo-{i}");
+fn podinfo(index: &str, namespace: Option<&str>, generation: u32) -> String {
+    let name = format!("podinfo-{index}");
+    let namespace = namespace.map_or_else(String::new, |ns| format!("  namespace: {ns}\n"));
     let labels = format!(
         "  labels:\n    app.kubernetes.io/name: \"{name}\"\n    app.kubernetes.io/version: \"6.5.3\"\n    app.kubernetes.io/managed-by: driftless\n"
     );
@@ -73,14 +77,12 @@ fn podinfo(i: usize, namespace: &str, generation: u32) -> String {
 kind: ServiceAccount
 metadata:
   name: \"{name}\"
-  namespace: {namespace}
-{labels}---
+{namespace}{labels}---
 apiVersion: v1
 kind: Service
 metadata:
   name: \"{name}\"
-  namespace: {namespace}
-{labels}spec:
+{namespace}{labels}spec:
   type: ClusterIP
   ports:
     - port: 9898
@@ -98,8 +100,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: \"{name}\"
-  namespace: {namespace}
-{labels}spec:
+{namespace}{labels}spec:
   replicas: 0
   strategy:
     type: RollingUpdate
@@ -177,8 +178,7 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: \"{name}\"
-  namespace: {namespace}
-{labels}spec:
+{namespace}{labels}spec:
   ingressClassName: \"nginx\"
   rules:
     - host: \"{name}.local\"
@@ -226,20 +226,36 @@ impl Drop for Namespaces {
     }
 }
 
-/// The agent configuration: one app per `(name, source lines, namespace)`.
-fn agent_config(dir: &Path, port: u16, apps: &[(String, String, String)]) -> std::path::PathBuf {
+/// One app of the agent's configuration.
+struct App {
+    name: String,
+    /// The `source:` value.
+    source: String,
+    namespace: String,
+    /// The variables substituted after the build, as a YAML flow mapping.
+    substitute: Option<String>,
+}
+
+/// The agent configuration of `apps`.
+fn agent_config(dir: &Path, port: u16, apps: &[App]) -> std::path::PathBuf {
     let mut config = format!(
         "apiVersion: driftless.dev/v1alpha1\nkind: AgentConfig\nlisten: 127.0.0.1:{port}\n\
          stateDir: {}\napps:\n",
         dir.join("state").display()
     );
-    for (name, source, namespace) in apps {
+    for app in apps {
         write!(
             config,
-            "  - name: {name}\n    source: {source}\n    target: kube\n    targetNamespace: {namespace}\n    interval: 60m\n    prune: true\n    webhook: {{secretFile: {}}}\n",
+            "  - name: {}\n    source: {}\n    target: kube\n    targetNamespace: {}\n    interval: 60m\n    prune: true\n    webhook: {{secretFile: {}}}\n",
+            app.name,
+            app.source,
+            app.namespace,
             dir.join("secret").display()
         )
         .unwrap();
+        if let Some(vars) = &app.substitute {
+            writeln!(config, "    postBuild: {{substitute: {vars}}}").unwrap();
+        }
         if wait_for_health() {
             config.push_str("    healthTimeout: 5m\n");
         }
@@ -282,20 +298,24 @@ fn wait_applied(agent: &AgentProcess, n: usize, revision_ok: impl Fn(&str) -> bo
     }
 }
 
-/// Pushes every app's folder as `<registry>/<run>/app-<i>:latest`, 16 at a time.
-fn push_all(registry: &Registry, run: &str, apps: &Path, n: usize) {
+/// Pushes `folder` as `<repository>:app-<i>` for each of the `n` apps: the first alone
+/// (the registry answers 500 to identical blobs uploaded at once), then the others 16 at
+/// a time, which find the blobs there and push their manifest.
+fn push_all(registry: &Registry, repository: &str, folder: &Path, n: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let options = PushOptions::default().use_git(false);
+        let first = format!("{}:app-0", registry.url(repository));
+        push(folder, &first, &options).await.unwrap();
         let mut pushes = tokio::task::JoinSet::new();
-        let mut next = 0;
+        let mut next = 1;
         while next < n || !pushes.is_empty() {
             while next < n && pushes.len() < 16 {
-                let folder = apps.join(format!("app-{next}"));
-                let reference = format!("{}:latest", registry.url(&format!("{run}/app-{next}")));
+                let folder = folder.to_owned();
+                let reference = format!("{}:app-{next}", registry.url(repository));
                 let options = options.clone();
                 pushes.spawn(async move { push(&folder, &reference, &options).await.unwrap() });
                 next += 1;
@@ -313,31 +333,25 @@ fn flux_scenario(registry: &Registry, n: usize) -> (Duration, Duration, Duration
     let run = unique_name("fs", &n.to_string());
     let namespaces: Vec<String> = (0..n).map(|i| format!("{run}-{i}")).collect();
     let _namespaces = Namespaces::create(namespaces.clone(), dir.path());
-    let apps = dir.path().join("apps");
-    for (i, namespace) in namespaces.iter().enumerate() {
-        driftless_benches::write(
-            &apps,
-            &format!("app-{i}/podinfo.yaml"),
-            &podinfo(i, namespace, 1),
-        );
-    }
+    let artifact = dir.path().join("podinfo");
+    driftless_benches::write(&artifact, "podinfo.yaml", &podinfo("${INDEX}", None, 1));
+    let repository = format!("{run}/podinfo");
+    let url = registry.url(&repository);
     let port = driftless_testkit::free_port();
-    let config_apps: Vec<(String, String, String)> = namespaces
+    let config_apps: Vec<App> = namespaces
         .iter()
         .enumerate()
-        .map(|(i, ns)| {
-            let url = registry.url(&format!("{run}/app-{i}"));
-            (
-                format!("app-{i}"),
-                format!("{{url: \"{url}\"}}"),
-                ns.clone(),
-            )
+        .map(|(i, namespace)| App {
+            name: format!("app-{i}"),
+            source: format!("{{url: \"{url}\", tag: app-{i}}}"),
+            namespace: namespace.clone(),
+            substitute: Some(format!("{{INDEX: \"{i}\"}}")),
         })
         .collect();
     let config = agent_config(dir.path(), port, &config_apps);
 
     let started = Instant::now();
-    push_all(registry, &run, &apps, n);
+    push_all(registry, &repository, &artifact, n);
     let pushed = started.elapsed();
     let agent = start_agent(dir.path(), port, &config);
     let applied = wait_applied(&agent, n, |_| true);
@@ -383,7 +397,7 @@ fn kubectl_reference(n: usize) -> Duration {
     let _namespaces = Namespaces::create(namespaces.clone(), dir.path());
     let mut all = String::new();
     for (i, namespace) in namespaces.iter().enumerate() {
-        all.push_str(&podinfo(i, namespace, 1));
+        all.push_str(&podinfo(&i.to_string(), Some(namespace), 1));
         all.push_str("---\n");
     }
     let file = dir.path().join("all.yaml");
@@ -405,22 +419,21 @@ fn git_scenario(n: usize) -> (Duration, Duration, u64) {
     for (i, namespace) in namespaces.iter().enumerate() {
         repo.write(
             &format!("apps/app-{i}/podinfo.yaml"),
-            &podinfo(i, namespace, 1),
+            &podinfo(&i.to_string(), Some(namespace), 1),
         );
     }
     repo.commit("first");
     repo.push();
     let url = format!("file://{}", repo.bare().display());
     let port = driftless_testkit::free_port();
-    let config_apps: Vec<(String, String, String)> = namespaces
+    let config_apps: Vec<App> = namespaces
         .iter()
         .enumerate()
-        .map(|(i, ns)| {
-            (
-                format!("app-{i}"),
-                format!("{{url: \"{url}\", branch: main, path: apps/app-{i}}}"),
-                ns.clone(),
-            )
+        .map(|(i, namespace)| App {
+            name: format!("app-{i}"),
+            source: format!("{{url: \"{url}\", branch: main, path: apps/app-{i}}}"),
+            namespace: namespace.clone(),
+            substitute: None,
         })
         .collect();
     let config = agent_config(dir.path(), port, &config_apps);
@@ -430,7 +443,7 @@ fn git_scenario(n: usize) -> (Duration, Duration, u64) {
     for (i, namespace) in namespaces.iter().enumerate() {
         repo.write(
             &format!("apps/app-{i}/podinfo.yaml"),
-            &podinfo(i, namespace, 2),
+            &podinfo(&i.to_string(), Some(namespace), 2),
         );
     }
     let sha = repo.commit("second: every app changes");
@@ -465,6 +478,8 @@ fn git_scenario(n: usize) -> (Duration, Duration, u64) {
 
 fn flux_scale(c: &mut Criterion) {
     let _ = kubeconfig();
+    // Built now, so that no build falls inside a timing.
+    let _ = driftless_benches::agent_binary();
     let registry = Registry::start();
     // FLUX_SCALE_APPS=100,500 measures only those sizes.
     let chosen: Option<Vec<usize>> = std::env::var("FLUX_SCALE_APPS").ok().map(|list| {
