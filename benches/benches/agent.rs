@@ -2,7 +2,7 @@
 //! resident memory with 10 idle apps, and CPU of 100 apps in steady state.
 //!
 //! These are properties of a long-running binary, so each is measured on a real
-//! `driftless-agent` process (built by this benchmark when missing) reading local
+//! `driftless-agent` process (built by this benchmark first) reading local
 //! sources into directory targets. There is no reference tool on the same footing
 //! (Flux and Argo CD need a cluster and controllers), so the figures are reported
 //! against the goals: p50 latency < 2 s, RSS < 30 MB, and CPU as measured.

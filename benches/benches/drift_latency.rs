@@ -1,6 +1,6 @@
 //! Drift-to-corrected latency of the agent, with a 1 h interval: only its watches can
 //! correct drift this fast. Measured on a real `driftless-agent` process (built by this
-//! benchmark when missing), with its resident memory.
+//! benchmark first), with its resident memory.
 //!
 //! Cases:
 //! - Kubernetes (the real test API server, `KUBECONFIG`): apps of 100 ConfigMaps each,

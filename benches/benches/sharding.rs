@@ -17,7 +17,7 @@
 //! hashing of all apps over the live members, what a member computes on each change).
 //!
 //! Needs the test API server (`KUBECONFIG`, see `driftless_testkit::kube`) and builds
-//! `driftless-agent` of the same profile when it is missing.
+//! `driftless-agent` of the same profile first.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
