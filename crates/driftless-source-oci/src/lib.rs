@@ -32,6 +32,11 @@
 //! reached over plain HTTP, as Docker does; `insecure` allows plain HTTP elsewhere.
 //! Every blob's digest is checked and layers are extracted safely (no absolute paths,
 //! `..`, links leaving the root, devices; size limits), into the cache atomically.
+//!
+//! The sources and pushes of a process share their registry clients (and so their
+//! connections and tokens): one client per transport, registry and set of credentials,
+//! the credentials read again for every fetch. A thousand apps on one registry cost one
+//! client, not a thousand (each loads the system's root certificates).
 
 mod archive;
 mod auth;
