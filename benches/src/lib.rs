@@ -180,14 +180,9 @@ fn build_agent() -> std::path::PathBuf {
     // target/<profile>/deps/<bench>-<hash>
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build.args([
-        "build",
-        "-q",
-        "-p",
-        "driftless-agent",
-        "--bin",
-        "driftless-agent",
-    ]);
+    // The workspace's binaries with every feature: the build `scripts/test.sh` makes
+    // before it runs the benchmarks, so that there it is up to date already.
+    build.args(["build", "-q", "--workspace", "--all-features", "--bins"]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
     }
