@@ -32,7 +32,7 @@ pub(crate) struct Cache {
 /// holds nothing a data key kept beside the repository would not give.
 #[derive(Default)]
 struct Plaintexts {
-    by_digest: HashMap<[u8; 32], Arc<Zeroizing<Vec<u8>>>>,
+    by_digest: HashMap<[u8; 32], Zeroizing<Vec<u8>>>,
     bytes: usize,
 }
 
@@ -109,7 +109,7 @@ impl Cache {
             *plaintexts = Plaintexts::default();
         }
         plaintexts.bytes += plaintext.len();
-        let kept = Arc::new(Zeroizing::new(plaintext.to_vec()));
+        let kept = Zeroizing::new(plaintext.to_vec());
         plaintexts.by_digest.insert(digest, kept);
     }
 }
