@@ -2,11 +2,12 @@
 # Installs what the test suite needs on a Debian machine: servers the tests start on
 # 127.0.0.1 (sshd, the OCI registry), the oracles (kubectl kustomize, sops, age) and the
 # Kubernetes API server they run against (built from Debian's source package).
-# Safe to run again: it installs only what is missing.
+# (make builds jemalloc, the binaries' allocator.) Safe to run again: it installs only
+# what is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-packages=(git openssh-server openssh-client docker-registry skopeo curl openssl age python3-pip procps)
+packages=(git make openssh-server openssh-client docker-registry skopeo curl openssl age python3-pip procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

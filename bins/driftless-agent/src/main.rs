@@ -17,12 +17,12 @@ use driftless_runtime::{Agent, AgentBuilder, error_chain, leader, server};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// mimalloc instead of the system allocator: an app's objects are millions of small
-/// values (strings, maps), which it packs without a header each and gives back to the
-/// system once freed; glibc's malloc held about twice the live heap at 50,000 objects.
-#[cfg(feature = "mimalloc")]
+/// jemalloc instead of the system allocator, built with one arena for every thread and
+/// a background thread that gives freed pages back within a second (`.cargo/config.toml`
+/// says why). glibc's malloc held about twice the live heap at 50,000 objects.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Keeps apps in sync: reconciles each on its interval, on webhooks and on request,
 /// corrects drift, and serves health, metrics and a status API.
@@ -259,5 +259,15 @@ mod tests {
         assert!(!use_colour(Some(std::ffi::OsStr::new("1"))));
         // Tests do not run on a terminal: no colour either way.
         assert!(!use_colour(None));
+    }
+
+    /// The allocator runs as `.cargo/config.toml` builds it, so that losing that setting
+    /// fails a test, not only a memory benchmark.
+    #[cfg(feature = "jemalloc")]
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn jemalloc_runs_with_one_arena_and_a_background_thread() {
+        assert_eq!(tikv_jemalloc_ctl::opt::narenas::read().unwrap(), 1);
+        assert!(tikv_jemalloc_ctl::opt::background_thread::read().unwrap());
     }
 }

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: an app's objects are millions of small
-/// values (strings, maps), which it packs without a header each and gives back to the
-/// system once freed; glibc's malloc held about twice the live heap at 50,000 objects.
-#[cfg(feature = "mimalloc")]
+/// jemalloc instead of the system allocator, built with one arena for every thread and
+/// a background thread that gives freed pages back within a second (`.cargo/config.toml`
+/// says why). glibc's malloc held about twice the live heap at 50,000 objects.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod args;
 mod commands;
