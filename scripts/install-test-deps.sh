@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine: servers the tests start on
 # 127.0.0.1 (sshd, the OCI registry), the oracles (kubectl kustomize, sops, age) and the
-# Kubernetes API server they run against (built from Debian's source package).
-# (make builds jemalloc, the binaries' allocator.) Safe to run again: it installs only
-# what is missing.
+# Kubernetes API server they run against (built from Debian's source package), and
+# make, which builds jemalloc, the binaries' allocator. Safe to run again: it installs
+# only what is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
